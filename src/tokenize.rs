@@ -1,0 +1,92 @@
+//! Tokenization: text in, lowercase word tokens with byte offsets out.
+//!
+//! This module owns DESIGN 3.1: the default pipeline (NFKC, Unicode
+//! lowercase, curly apostrophes to `'`, then a `Split` on the word regex),
+//! its native fast path, and user-supplied `tokenizer.json` pipelines run
+//! through the `tokenizers` crate. It does not know about lexicons, breaks
+//! or matching; the matcher reads the gaps between tokens itself.
+
+/// One token: where it sits in the original text and in the normalized buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Byte offset of the token's start in the original text.
+    pub start: usize,
+    /// Byte offset just past the token's end in the original text.
+    pub end: usize,
+    /// Start of the token's normalized form in [`Tokens::normalized`].
+    pub norm_start: usize,
+    /// End of the token's normalized form in [`Tokens::normalized`].
+    pub norm_end: usize,
+}
+
+/// A reusable buffer of tokens for one text. Reuse it across texts so the
+/// hot path allocates nothing per token.
+#[derive(Clone, Debug, Default)]
+pub struct Tokens {
+    normalized: String,
+    tokens: Vec<Token>,
+}
+
+impl Tokens {
+    /// An empty buffer.
+    pub fn new() -> Tokens {
+        Tokens::default()
+    }
+
+    /// Forget every token, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.normalized.clear();
+        self.tokens.clear();
+    }
+
+    /// Append a token whose normalized text is `norm` and whose original
+    /// byte range is `start..end`.
+    pub fn push(&mut self, norm: &str, start: usize, end: usize) {
+        let norm_start = self.normalized.len();
+        self.normalized.push_str(norm);
+        self.tokens.push(Token {
+            start,
+            end,
+            norm_start,
+            norm_end: self.normalized.len(),
+        });
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// True when there are no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The i-th token.
+    pub fn token(&self, i: usize) -> Token {
+        self.tokens[i]
+    }
+
+    /// All tokens in order.
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
+    /// The normalized (lowercase) text of the i-th token.
+    pub fn text(&self, i: usize) -> &str {
+        let t = &self.tokens[i];
+        &self.normalized[t.norm_start..t.norm_end]
+    }
+
+    /// The concatenated normalized text of all tokens.
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    /// Iterate over `(token, normalized text)`.
+    pub fn iter(&self) -> impl Iterator<Item = (Token, &str)> + '_ {
+        self.tokens
+            .iter()
+            .map(move |t| (*t, &self.normalized[t.norm_start..t.norm_end]))
+    }
+}

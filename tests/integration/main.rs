@@ -1,0 +1,1 @@
+//! One integration test binary (see STYLE 5): each module is a topic.
