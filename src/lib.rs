@@ -13,4 +13,6 @@
 #![warn(clippy::print_stderr)]
 #![deny(missing_docs)]
 
+pub mod lexicon;
+pub mod matching;
 pub mod tokenize;

@@ -90,3 +90,43 @@ impl Tokens {
             .map(move |t| (*t, &self.normalized[t.norm_start..t.norm_end]))
     }
 }
+
+/// TEMPORARY stand-in (replaced by the tokenizer branch): ASCII-exact only.
+#[derive(Debug)]
+pub struct Tokenizer {
+    re: regex::Regex,
+}
+
+impl Tokenizer {
+    /// The default pipeline.
+    pub fn default_pipeline() -> Tokenizer {
+        Tokenizer {
+            re: regex::Regex::new(
+                r"[\p{Alphabetic}\p{N}][\p{Alphabetic}\p{N}\p{M}]*(?:'[\p{Alphabetic}\p{N}\p{M}]+)*",
+            )
+            .unwrap(),
+        }
+    }
+
+    /// Tokenize `text` into `out`.
+    pub fn tokenize(&self, text: &str, out: &mut Tokens) {
+        use unicode_normalization::UnicodeNormalization;
+        out.clear();
+        let norm: String = text
+            .nfkc()
+            .flat_map(char::to_lowercase)
+            .map(|c| match c {
+                '\u{2019}' | '\u{2018}' | '\u{2bc}' => '\'',
+                c => c,
+            })
+            .collect();
+        for m in self.re.find_iter(&norm) {
+            let (s, e) = if norm.len() == text.len() {
+                (m.start(), m.end())
+            } else {
+                (0, 0)
+            };
+            out.push(m.as_str(), s, e);
+        }
+    }
+}

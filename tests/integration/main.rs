@@ -1,1 +1,3 @@
 //! One integration test binary (see STYLE 5): each module is a topic.
+
+mod matcher;

@@ -1,0 +1,350 @@
+//! Aggregate: counts keyed by (group…, question), per theme and per entry.
+//!
+//! This module owns DESIGN 4's counting: what a cell holds ([`Cell`]), how
+//! one coded response is folded in ([`Aggregate::add`]), how partial
+//! aggregates merge ([`Aggregate::merge`]: two shards merged equal one run
+//! over both, up to floating-point summation order of weighted scores), and
+//! how the `All` levels are derived ([`Aggregate::cells_with_all`]). It
+//! formats nothing; see [`crate::export`].
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::matching::ThemeCounts;
+
+/// Per-theme counts in one cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThemeCell {
+    /// Responses with at least one hit.
+    pub responses_with_theme: u64,
+    /// Non-negated matches.
+    pub hits: u64,
+    /// Sum of weights of the hits.
+    pub score: f64,
+    /// Negated matches.
+    pub negated_hits: u64,
+}
+
+/// Per-entry counts in one cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryCell {
+    /// Non-negated matches of the entry.
+    pub hits: u64,
+    /// Responses with at least one such match.
+    pub responses: u64,
+}
+
+/// Everything counted for one (group…, question) combination.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Responses (non-empty text).
+    pub responses: u64,
+    /// Tokens in those responses.
+    pub tokens: u64,
+    /// One slot per theme of the matcher.
+    pub themes: Vec<ThemeCell>,
+    /// (theme, entry) → counts, only for entries with a hit.
+    pub entries: BTreeMap<(u32, u32), EntryCell>,
+    /// Respondent id → themes the respondent carries in this cell (a bit
+    /// per theme). Only filled when an id column is given.
+    pub respondents: BTreeMap<String, Vec<u64>>,
+    /// Responses whose id was empty (counted as responses, not respondents).
+    pub responses_without_id: u64,
+}
+
+impl Cell {
+    fn new(n_themes: usize) -> Cell {
+        Cell {
+            themes: vec![ThemeCell::default(); n_themes],
+            ..Cell::default()
+        }
+    }
+
+    /// Add another cell's counts to this one.
+    pub fn merge(&mut self, other: &Cell) {
+        self.responses += other.responses;
+        self.tokens += other.tokens;
+        if self.themes.len() < other.themes.len() {
+            self.themes.resize(other.themes.len(), ThemeCell::default());
+        }
+        for (a, b) in self.themes.iter_mut().zip(&other.themes) {
+            a.responses_with_theme += b.responses_with_theme;
+            a.hits += b.hits;
+            a.score += b.score;
+            a.negated_hits += b.negated_hits;
+        }
+        for (k, v) in &other.entries {
+            let e = self.entries.entry(*k).or_default();
+            e.hits += v.hits;
+            e.responses += v.responses;
+        }
+        for (id, bits) in &other.respondents {
+            let mine = self.respondents.entry(id.clone()).or_default();
+            if mine.len() < bits.len() {
+                mine.resize(bits.len(), 0);
+            }
+            for (a, b) in mine.iter_mut().zip(bits) {
+                *a |= b;
+            }
+        }
+        self.responses_without_id += other.responses_without_id;
+    }
+
+    /// Distinct respondents in the cell.
+    pub fn respondents(&self) -> u64 {
+        self.respondents.len() as u64
+    }
+
+    /// Distinct respondents carrying theme `t` in the cell.
+    pub fn respondents_with_theme(&self, t: usize) -> u64 {
+        let (word, bit) = (t / 64, t % 64);
+        self.respondents
+            .values()
+            .filter(|bits| bits.get(word).is_some_and(|w| w >> bit & 1 == 1))
+            .count() as u64
+    }
+}
+
+/// One coded response, as the aggregate sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Coded<'a> {
+    /// Respondent id (`None` without an id column; `Some("")` when empty).
+    pub id: Option<&'a str>,
+    /// Tokens in the response.
+    pub tokens: u64,
+    /// Per-theme counts, rolled up the hierarchy.
+    pub counts: &'a [ThemeCounts],
+    /// Matches, for per-entry counts.
+    pub matches: &'a [crate::matching::Match],
+}
+
+/// A level of a group column (or of the question) in a table row.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Level {
+    /// A value from the data.
+    Value(String),
+    /// The `All` level: every value together.
+    All,
+}
+
+/// The key of an output cell: one level per group column, then the
+/// question's level.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellKey {
+    /// One level per group column.
+    pub groups: Vec<Level>,
+    /// Order of the question (first appearance), `usize::MAX` for `All`.
+    pub question_order: usize,
+    /// The question's level.
+    pub question: Level,
+}
+
+/// Counts over many responses: mergeable partial results.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Aggregate {
+    n_themes: usize,
+    /// Questions in order of first appearance.
+    questions: Vec<String>,
+    /// Key (group values, question index) → cell.
+    cells: BTreeMap<(Vec<String>, usize), Cell>,
+    #[serde(skip)]
+    index: FxHashMap<String, usize>,
+    /// Responses with no tokens (e.g. only emoji).
+    pub responses_without_tokens: u64,
+}
+
+impl Aggregate {
+    /// An empty aggregate for a matcher with `n_themes` themes.
+    pub fn new(n_themes: usize) -> Aggregate {
+        Aggregate {
+            n_themes,
+            ..Aggregate::default()
+        }
+    }
+
+    /// The questions, in order of first appearance.
+    pub fn questions(&self) -> &[String] {
+        &self.questions
+    }
+
+    fn question_index(&mut self, q: &str) -> usize {
+        if let Some(&i) = self.index.get(q) {
+            return i;
+        }
+        if let Some(i) = self.questions.iter().position(|x| x == q) {
+            self.index.insert(q.to_string(), i);
+            return i;
+        }
+        self.questions.push(q.to_string());
+        self.index.insert(q.to_string(), self.questions.len() - 1);
+        self.questions.len() - 1
+    }
+
+    /// Fold one coded response into the cell of `groups` × `question`.
+    pub fn add(&mut self, groups: &[&str], question: &str, r: Coded<'_>) {
+        let q = self.question_index(question);
+        let key = (groups.iter().map(|g| g.to_string()).collect::<Vec<_>>(), q);
+        let n_themes = self.n_themes;
+        let cell = self.cells.entry(key).or_insert_with(|| Cell::new(n_themes));
+        cell.responses += 1;
+        cell.tokens += r.tokens;
+        if r.tokens == 0 {
+            self.responses_without_tokens += 1;
+        }
+        let mut bits = vec![0u64; n_themes.div_ceil(64)];
+        for (t, c) in r.counts.iter().enumerate() {
+            let tc = &mut cell.themes[t];
+            tc.hits += c.hits;
+            tc.score += c.score;
+            tc.negated_hits += c.negated;
+            if c.hits > 0 {
+                tc.responses_with_theme += 1;
+                bits[t / 64] |= 1 << (t % 64);
+            }
+        }
+        // Per-entry: hits, and responses with at least one hit of the entry.
+        let mut seen: Vec<(u32, u32)> = Vec::new();
+        for m in r.matches.iter().filter(|m| !m.negated) {
+            let e = cell.entries.entry((m.theme, m.entry)).or_default();
+            e.hits += 1;
+            if !seen.contains(&(m.theme, m.entry)) {
+                seen.push((m.theme, m.entry));
+                e.responses += 1;
+            }
+        }
+        match r.id {
+            None => {}
+            Some("") => cell.responses_without_id += 1,
+            Some(id) => {
+                let mine = cell.respondents.entry(id.to_string()).or_default();
+                if mine.len() < bits.len() {
+                    mine.resize(bits.len(), 0);
+                }
+                for (a, b) in mine.iter_mut().zip(&bits) {
+                    *a |= b;
+                }
+            }
+        }
+    }
+
+    /// Add another aggregate (e.g. a later chunk or another shard).
+    pub fn merge(&mut self, other: &Aggregate) {
+        self.n_themes = self.n_themes.max(other.n_themes);
+        let remap: Vec<usize> = other
+            .questions
+            .iter()
+            .map(|q| self.question_index(q))
+            .collect();
+        for ((groups, q), cell) in &other.cells {
+            let key = (groups.clone(), remap[*q]);
+            match self.cells.get_mut(&key) {
+                Some(mine) => mine.merge(cell),
+                None => {
+                    self.cells.insert(key, cell.clone());
+                }
+            }
+        }
+        self.responses_without_tokens += other.responses_without_tokens;
+    }
+
+    /// Every output cell: the data's combinations plus every `All` level
+    /// (each group column; the question too when there are several),
+    /// crossed with the others' levels, in table order (levels sorted, `All`
+    /// last; questions in order of first appearance, `All` last).
+    pub fn cells_with_all(&self) -> BTreeMap<CellKey, Cell> {
+        let question_all = self.questions.len() > 1;
+        let mut out: BTreeMap<CellKey, Cell> = BTreeMap::new();
+        for ((groups, q), cell) in &self.cells {
+            let n = groups.len();
+            let dims = n + usize::from(question_all);
+            for mask in 0u64..(1u64 << dims) {
+                let levels: Vec<Level> = groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        if mask >> i & 1 == 1 {
+                            Level::All
+                        } else {
+                            Level::Value(g.clone())
+                        }
+                    })
+                    .collect();
+                let q_all = question_all && mask >> n & 1 == 1;
+                let key = CellKey {
+                    groups: levels,
+                    question_order: if q_all { usize::MAX } else { *q },
+                    question: if q_all {
+                        Level::All
+                    } else {
+                        Level::Value(self.questions[*q].clone())
+                    },
+                };
+                out.entry(key).or_insert_with(|| Cell::new(self.n_themes)).merge(cell);
+            }
+        }
+        out
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(hits: &[u64]) -> Vec<ThemeCounts> {
+        hits.iter()
+            .map(|&h| ThemeCounts {
+                hits: h,
+                negated: 0,
+                score: h as f64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn all_levels_sum_and_union_respondents() {
+        let mut a = Aggregate::new(2);
+        let c1 = counts(&[1, 0]);
+        let c2 = counts(&[0, 2]);
+        let r = |id, c: &'static [ThemeCounts]| Coded { id: Some(id), tokens: 10, counts: c, matches: &[] };
+        let c1: &'static [ThemeCounts] = Box::leak(c1.into_boxed_slice());
+        let c2: &'static [ThemeCounts] = Box::leak(c2.into_boxed_slice());
+        a.add(&["AA"], "q1", r("p1", c1));
+        a.add(&["NA"], "q1", r("p2", c2));
+        a.add(&["AA"], "q2", r("p1", c2));
+        let cells = a.cells_with_all();
+        // groups {AA, NA, All} × questions {q1, q2, All}, minus (NA, q2).
+        assert_eq!(cells.len(), 8);
+        let all = cells
+            .get(&CellKey { groups: vec![Level::All], question_order: usize::MAX, question: Level::All })
+            .unwrap();
+        assert_eq!(all.responses, 3);
+        assert_eq!(all.tokens, 30);
+        assert_eq!(all.themes[1].hits, 4);
+        assert_eq!(all.themes[1].responses_with_theme, 2);
+        assert_eq!(all.respondents(), 2);
+        assert_eq!(all.respondents_with_theme(0), 1);
+        assert_eq!(all.respondents_with_theme(1), 2);
+    }
+
+    #[test]
+    fn merge_equals_one_run() {
+        let c: &'static [ThemeCounts] = Box::leak(counts(&[1, 3]).into_boxed_slice());
+        let r = Coded { id: Some("x"), tokens: 5, counts: c, matches: &[] };
+        let mut one = Aggregate::new(2);
+        let mut s1 = Aggregate::new(2);
+        let mut s2 = Aggregate::new(2);
+        for (i, g) in ["a", "b", "a", "c"].iter().enumerate() {
+            one.add(&[g], "q", r);
+            if i < 2 { s1.add(&[g], "q", r) } else { s2.add(&[g], "q", r) }
+        }
+        s1.merge(&s2);
+        assert_eq!(s1.cells_with_all(), one.cells_with_all());
+    }
+}

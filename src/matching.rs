@@ -1,0 +1,931 @@
+//! Matching: a lexicon compiled once, run over the tokens of one response.
+//!
+//! This module owns DESIGN 3.2 (themes semantics), 3.3 (liwc semantics),
+//! negation and the hierarchy roll-up of 3.4. It does not tokenize (see
+//! [`crate::tokenize`]) and does not aggregate across responses (see
+//! [`crate::aggregate`]).
+//!
+//! # How it stays fast
+//!
+//! Every distinct token pattern of the lexicon (an exact word, a prefix, a
+//! regex) gets a number. A token's set of matching patterns depends only on
+//! the token's text, so it is computed once per distinct token and memoized
+//! in the per-thread [`Scratch`]; after warm-up a token costs one hash
+//! lookup whatever the size of the lexicon. Entries are indexed by their
+//! first pattern, so only entries that can start at a position are tried
+//! there. Nothing is allocated per token: all buffers live in [`Scratch`].
+//!
+//! The matcher is immutable after [`Matcher::new`] and shared by reference
+//! across rayon workers; each worker owns a [`Scratch`].
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::lexicon::{Cue, Lexicon, ScopeBreak, Semantics, TokenPattern, parent_id};
+use crate::tokenize::Tokens;
+
+/// Index of a theme in [`Matcher::themes`].
+pub type ThemeIx = u32;
+
+/// One theme of the compiled lexicon, including parents that the lexicon
+/// only implies (`a` for `a.b`).
+#[derive(Clone, Debug)]
+pub struct ThemeInfo {
+    /// Dotted id.
+    pub id: String,
+    /// Label, when the lexicon gives one.
+    pub label: Option<String>,
+    /// Description, when the lexicon gives one.
+    pub description: Option<String>,
+    /// The parent theme.
+    pub parent: Option<ThemeIx>,
+    /// 0 for a root.
+    pub depth: usize,
+    /// True when no other theme has this one as parent.
+    pub is_leaf: bool,
+    /// The theme's own entries (terms), in listing order.
+    pub entries: Vec<EntryInfo>,
+}
+
+/// One entry (term) of a theme.
+#[derive(Clone, Debug)]
+pub struct EntryInfo {
+    /// The term as written in the lexicon.
+    pub text: String,
+    /// Its weight.
+    pub weight: f64,
+}
+
+/// One match of a theme's entry in a response.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Match {
+    /// The theme.
+    pub theme: ThemeIx,
+    /// The entry, an index into the theme's [`ThemeInfo::entries`].
+    pub entry: u32,
+    /// First token of the match.
+    pub start: u32,
+    /// One past the last token of the match.
+    pub end: u32,
+    /// Byte offset of the match's start in the original text.
+    pub byte_start: usize,
+    /// Byte offset of the match's end in the original text.
+    pub byte_end: usize,
+    /// A negation cue precedes the match within the window.
+    pub negated: bool,
+}
+
+impl Match {
+    /// Number of tokens in the match.
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// Always false: a match covers at least one token.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+/// Per-theme totals for one response, own matches plus descendants'.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ThemeCounts {
+    /// Non-negated matches (liwc semantics: matched tokens).
+    pub hits: u64,
+    /// Negated matches (liwc semantics: negated tokens).
+    pub negated: u64,
+    /// Sum of weights of the hits.
+    pub score: f64,
+}
+
+/// A compiled entry.
+#[derive(Clone, Debug)]
+struct CEntry {
+    theme: ThemeIx,
+    /// Index in the theme's terms (or in its exclusions).
+    entry: u32,
+    exclude: bool,
+    pats: Box<[u32]>,
+    weight: f64,
+    /// liwc: length of the term in characters without `*`; exact entries
+    /// rank above wildcard ones, which rank above regex ones.
+    rank: LiwcRank,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum LiwcRank {
+    Regex,
+    Wildcard(usize),
+    Exact,
+}
+
+#[derive(Debug)]
+struct CNegation {
+    window: usize,
+    cue_exact: FxHashSet<String>,
+    cue_prefix: Vec<String>,
+    cue_suffix: Vec<String>,
+    break_words: FxHashSet<String>,
+    break_chars: Vec<String>,
+}
+
+/// Bits of [`TokInfo::flags`].
+const CUE: u8 = 1;
+const BREAK_WORD: u8 = 2;
+
+/// What the matcher knows about one distinct token: its patterns (a range
+/// of [`Scratch::pool`]) and whether it is a negation cue or break word.
+#[derive(Clone, Copy, Debug, Default)]
+struct TokInfo {
+    start: u32,
+    len: u32,
+    flags: u8,
+}
+
+/// The memo cache is dropped when it holds this many distinct tokens, so
+/// memory stays bounded on corpora with huge vocabularies.
+const CACHE_LIMIT: usize = 1 << 20;
+
+/// Per-thread working memory of the matcher. Reuse one per worker.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    cache: FxHashMap<Box<str>, TokInfo>,
+    pool: Vec<u32>,
+    info: Vec<TokInfo>,
+    /// `sent[i]`: a sentence break lies between token i-1 and token i.
+    sent: Vec<bool>,
+    /// `scope[i]`: a scope-break character lies between token i-1 and i.
+    scope: Vec<bool>,
+    cands: Vec<Cand>,
+    spans: Vec<(u32, u32)>,
+    gap: String,
+    covered: Vec<bool>,
+}
+
+impl Scratch {
+    /// Empty working memory.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    theme: ThemeIx,
+    /// 0 for exclusions, so they sort first within a theme.
+    kind: u8,
+    start: u32,
+    len: u32,
+    /// Global entry index: listing order within a theme.
+    order: u32,
+}
+
+/// A lexicon compiled for matching.
+#[derive(Debug)]
+pub struct Matcher {
+    semantics: Semantics,
+    themes: Vec<ThemeInfo>,
+    exact: FxHashMap<String, u32>,
+    prefixes: FxHashMap<String, u32>,
+    prefix_lens: Vec<usize>,
+    regexes: Vec<(u32, regex::Regex)>,
+    entries: Vec<CEntry>,
+    by_first: Vec<Vec<u32>>,
+    max_len: usize,
+    negation: Option<CNegation>,
+    /// liwc: for each theme, the themes sharing each entry (one normalized
+    /// term is one entry, whichever themes list it).
+    liwc_entry_themes: Vec<Vec<(ThemeIx, u32, f64)>>,
+}
+
+impl Matcher {
+    /// Compile a validated lexicon.
+    pub fn new(lex: &Lexicon) -> Matcher {
+        let order = theme_order(lex);
+        let index: FxHashMap<&str, ThemeIx> = order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i as ThemeIx))
+            .collect();
+        let by_id: FxHashMap<&str, usize> = lex
+            .themes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let mut themes: Vec<ThemeInfo> = order
+            .iter()
+            .map(|id| {
+                let src = by_id.get(id.as_str()).map(|&i| &lex.themes[i]);
+                ThemeInfo {
+                    id: id.clone(),
+                    label: src.and_then(|t| t.label.clone()),
+                    description: src.and_then(|t| t.description.clone()),
+                    parent: parent_id(id).map(|p| index[p]),
+                    depth: id.matches('.').count(),
+                    is_leaf: true,
+                    entries: src
+                        .map(|t| {
+                            t.terms
+                                .iter()
+                                .map(|term| EntryInfo {
+                                    text: term.text.clone(),
+                                    weight: term.weight,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        for i in 0..themes.len() {
+            if let Some(p) = themes[i].parent {
+                themes[p as usize].is_leaf = false;
+            }
+        }
+
+        let mut m = Matcher {
+            semantics: lex.semantics,
+            themes,
+            exact: FxHashMap::default(),
+            prefixes: FxHashMap::default(),
+            prefix_lens: Vec::new(),
+            regexes: Vec::new(),
+            entries: Vec::new(),
+            by_first: Vec::new(),
+            max_len: 0,
+            negation: None,
+            liwc_entry_themes: Vec::new(),
+        };
+        let mut keys: FxHashMap<String, u32> = FxHashMap::default();
+        for (ti, id) in order.iter().enumerate() {
+            let Some(&li) = by_id.get(id.as_str()) else {
+                continue;
+            };
+            let theme = &lex.themes[li];
+            let lists = [(&theme.terms, false), (&theme.exclude, true)];
+            for (terms, exclude) in lists {
+                for (ei, term) in terms.iter().enumerate() {
+                    let pats: Box<[u32]> = term
+                        .pattern
+                        .iter()
+                        .map(|p| m.pattern_id(p, &mut keys))
+                        .collect();
+                    m.max_len = m.max_len.max(pats.len());
+                    m.entries.push(CEntry {
+                        theme: ti as ThemeIx,
+                        entry: ei as u32,
+                        exclude,
+                        pats,
+                        weight: term.weight,
+                        rank: liwc_rank(&term.pattern),
+                    });
+                }
+            }
+        }
+        m.prefix_lens.sort_unstable();
+        m.prefix_lens.dedup();
+        m.by_first = vec![Vec::new(); keys.len()];
+        for (e, entry) in m.entries.iter().enumerate() {
+            m.by_first[entry.pats[0] as usize].push(e as u32);
+        }
+        if m.semantics == Semantics::Liwc {
+            m.compile_liwc();
+        }
+        m.negation = lex.negation.as_ref().map(|n| {
+            let mut c = CNegation {
+                window: n.window,
+                cue_exact: FxHashSet::default(),
+                cue_prefix: Vec::new(),
+                cue_suffix: Vec::new(),
+                break_words: FxHashSet::default(),
+                break_chars: Vec::new(),
+            };
+            for cue in &n.cues {
+                match cue {
+                    Cue::Exact(s) => {
+                        c.cue_exact.insert(s.clone());
+                    }
+                    Cue::Prefix(s) => c.cue_prefix.push(s.clone()),
+                    Cue::Suffix(s) => c.cue_suffix.push(s.clone()),
+                }
+            }
+            for b in &n.scope_breaks {
+                match b {
+                    ScopeBreak::Word(w) => {
+                        c.break_words.insert(w.clone());
+                    }
+                    ScopeBreak::Chars(s) => c.break_chars.push(s.clone()),
+                }
+            }
+            c
+        });
+        m
+    }
+
+    fn pattern_id(&mut self, p: &TokenPattern, keys: &mut FxHashMap<String, u32>) -> u32 {
+        let next = keys.len() as u32;
+        let id = *keys.entry(p.key()).or_insert(next);
+        if id == next {
+            match p {
+                TokenPattern::Exact(s) => {
+                    self.exact.insert(s.clone(), id);
+                }
+                TokenPattern::Prefix(s) => {
+                    self.prefixes.insert(s.clone(), id);
+                    self.prefix_lens.push(s.len());
+                }
+                TokenPattern::Regex(re) => self.regexes.push((id, re.clone())),
+            }
+        }
+        id
+    }
+
+    /// liwc semantics: one normalized term is one entry whichever themes
+    /// list it. Keep the first occurrence as the entry that is matched and
+    /// remember every (theme, entry, weight) it counts for.
+    fn compile_liwc(&mut self) {
+        let mut first: FxHashMap<Box<[u32]>, usize> = FxHashMap::default();
+        let mut keep = vec![false; self.entries.len()];
+        let mut shares: Vec<Vec<(ThemeIx, u32, f64)>> = vec![Vec::new(); self.entries.len()];
+        for (e, entry) in self.entries.iter().enumerate() {
+            let owner = *first.entry(entry.pats.clone()).or_insert(e);
+            keep[owner] = true;
+            let list = &mut shares[owner];
+            if !list.iter().any(|&(t, _, _)| t == entry.theme) {
+                list.push((entry.theme, entry.entry, entry.weight));
+            }
+        }
+        for list in &mut self.by_first {
+            list.retain(|&e| keep[e as usize]);
+        }
+        self.liwc_entry_themes = shares;
+    }
+
+    /// The themes, parents before children, siblings in lexicon order.
+    pub fn themes(&self) -> &[ThemeInfo] {
+        &self.themes
+    }
+
+    /// The counting semantics.
+    pub fn semantics(&self) -> Semantics {
+        self.semantics
+    }
+
+    /// True when the lexicon configures negation.
+    pub fn has_negation(&self) -> bool {
+        self.negation.is_some()
+    }
+
+    /// Find every match in one response. `text` is the original text and
+    /// `tokens` its tokens. Matches come out ordered by start token, then
+    /// theme.
+    pub fn find(&self, text: &str, tokens: &Tokens, scratch: &mut Scratch, out: &mut Vec<Match>) {
+        out.clear();
+        let n = tokens.len();
+        if n == 0 {
+            return;
+        }
+        self.classify_tokens(tokens, scratch);
+        self.find_gaps(text, tokens, scratch);
+        match self.semantics {
+            Semantics::Themes => self.find_themes(tokens, scratch, out),
+            Semantics::Liwc => self.find_liwc(tokens, scratch, out),
+        }
+        if let Some(neg) = &self.negation {
+            for m in out.iter_mut() {
+                m.negated = negated(neg, m.start as usize, scratch);
+            }
+        }
+    }
+
+    fn classify_tokens(&self, tokens: &Tokens, s: &mut Scratch) {
+        if s.cache.len() > CACHE_LIMIT {
+            s.cache.clear();
+            s.pool.clear();
+        }
+        s.info.clear();
+        for i in 0..tokens.len() {
+            let tok = tokens.text(i);
+            let info = match s.cache.get(tok) {
+                Some(info) => *info,
+                None => {
+                    let info = self.classify(tok, &mut s.pool);
+                    s.cache.insert(tok.into(), info);
+                    info
+                }
+            };
+            s.info.push(info);
+        }
+    }
+
+    /// The patterns and flags of one distinct token (the memoized work).
+    fn classify(&self, tok: &str, pool: &mut Vec<u32>) -> TokInfo {
+        let start = pool.len();
+        if let Some(&p) = self.exact.get(tok) {
+            pool.push(p);
+        }
+        for &l in &self.prefix_lens {
+            if l > tok.len() {
+                break;
+            }
+            if tok.is_char_boundary(l) {
+                if let Some(&p) = self.prefixes.get(&tok[..l]) {
+                    pool.push(p);
+                }
+            }
+        }
+        for (p, re) in &self.regexes {
+            if re.is_match(tok) {
+                pool.push(*p);
+            }
+        }
+        let mut flags = 0;
+        if let Some(neg) = &self.negation {
+            if neg.cue_exact.contains(tok)
+                || neg.cue_prefix.iter().any(|c| tok.starts_with(c.as_str()))
+                || neg.cue_suffix.iter().any(|c| tok.ends_with(c.as_str()))
+            {
+                flags |= CUE;
+            }
+            if neg.break_words.contains(tok) {
+                flags |= BREAK_WORD;
+            }
+        }
+        TokInfo {
+            start: start as u32,
+            len: (pool.len() - start) as u32,
+            flags,
+        }
+    }
+
+    /// Sentence and scope breaks in the original text between tokens,
+    /// looked for after NFKC (DESIGN 3.2).
+    fn find_gaps(&self, text: &str, tokens: &Tokens, s: &mut Scratch) {
+        let n = tokens.len();
+        s.sent.clear();
+        s.scope.clear();
+        s.sent.resize(n, false);
+        s.scope.resize(n, false);
+        let need_sent = self.max_len > 1;
+        let need_scope = self
+            .negation
+            .as_ref()
+            .is_some_and(|neg| !neg.break_chars.is_empty());
+        if !need_sent && !need_scope {
+            return;
+        }
+        let toks = tokens.tokens();
+        for i in 1..n {
+            let (a, b) = (toks[i - 1].end, toks[i].start);
+            let gap = if a < b { text.get(a..b).unwrap_or("") } else { "" };
+            if gap.is_empty() {
+                continue;
+            }
+            let gap: &str = if gap.is_ascii() {
+                gap
+            } else {
+                use unicode_normalization::UnicodeNormalization;
+                s.gap.clear();
+                s.gap.extend(gap.nfkc());
+                &s.gap
+            };
+            if need_sent {
+                s.sent[i] = gap.contains(is_sentence_break);
+            }
+            if need_scope {
+                let neg = self.negation.as_ref().expect("checked above");
+                s.scope[i] = neg.break_chars.iter().any(|c| gap.contains(c.as_str()));
+            }
+        }
+    }
+
+    /// Does entry `e` match at token `i` (patterns and no sentence break
+    /// between its tokens)?
+    fn entry_matches_at(&self, e: &CEntry, i: usize, s: &Scratch) -> bool {
+        let k = e.pats.len();
+        if i + k > s.info.len() {
+            return false;
+        }
+        (1..k).all(|j| {
+            let info = s.info[i + j];
+            !s.sent[i + j]
+                && s.pool[info.start as usize..(info.start + info.len) as usize]
+                    .contains(&e.pats[j])
+        })
+    }
+
+    fn find_themes(&self, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
+        let n = s.info.len();
+        s.cands.clear();
+        for i in 0..n {
+            let info = s.info[i];
+            for pi in info.start..info.start + info.len {
+                let p = s.pool[pi as usize];
+                for &e in &self.by_first[p as usize] {
+                    let entry = &self.entries[e as usize];
+                    if self.entry_matches_at(entry, i, s) {
+                        s.cands.push(Cand {
+                            theme: entry.theme,
+                            kind: u8::from(!entry.exclude),
+                            start: i as u32,
+                            len: entry.pats.len() as u32,
+                            order: e,
+                        });
+                    }
+                }
+            }
+        }
+        if s.cands.is_empty() {
+            return;
+        }
+        // Per theme: exclusions first, then candidates by start, longest
+        // first, listing order breaking ties (DESIGN 3.2 step 3).
+        s.cands.sort_unstable_by_key(|c| (c.theme, c.kind, c.start, std::cmp::Reverse(c.len), c.order));
+        let toks = tokens.tokens();
+        let mut i = 0;
+        while i < s.cands.len() {
+            let theme = s.cands[i].theme;
+            s.spans.clear();
+            while i < s.cands.len() && s.cands[i].theme == theme && s.cands[i].kind == 0 {
+                let c = s.cands[i];
+                s.spans.push((c.start, c.start + c.len));
+                i += 1;
+            }
+            let mut next = 0u32;
+            while i < s.cands.len() && s.cands[i].theme == theme {
+                let c = s.cands[i];
+                i += 1;
+                if c.start < next {
+                    continue;
+                }
+                let end = c.start + c.len;
+                if s.spans.iter().any(|&(a, b)| a < end && c.start < b) {
+                    continue;
+                }
+                let entry = &self.entries[c.order as usize];
+                out.push(Match {
+                    theme,
+                    entry: entry.entry,
+                    start: c.start,
+                    end,
+                    byte_start: toks[c.start as usize].start,
+                    byte_end: toks[end as usize - 1].end,
+                    negated: false,
+                });
+                next = end;
+            }
+        }
+        out.sort_unstable_by_key(|m| (m.start, m.theme));
+    }
+
+    /// LIWC-22 rules (DESIGN 3.3): at each position the longest phrase
+    /// length first; at one length an exact entry, else wildcards by
+    /// descending pattern length, regexes last; the first entry found is
+    /// the only one applied and its tokens are consumed.
+    fn find_liwc(&self, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
+        let n = s.info.len();
+        let toks = tokens.tokens();
+        let mut i = 0;
+        while i < n {
+            let mut best: Option<(usize, LiwcRank, u32)> = None;
+            let info = s.info[i];
+            for pi in info.start..info.start + info.len {
+                let p = s.pool[pi as usize];
+                for &e in &self.by_first[p as usize] {
+                    let entry = &self.entries[e as usize];
+                    if !self.entry_matches_at(entry, i, s) {
+                        continue;
+                    }
+                    let key = (entry.pats.len(), entry.rank, e);
+                    let better = match best {
+                        None => true,
+                        Some((k, r, o)) => (key.0, key.1) > (k, r) || ((key.0, key.1) == (k, r) && e < o),
+                    };
+                    if better {
+                        best = Some(key);
+                    }
+                }
+            }
+            match best {
+                None => i += 1,
+                Some((k, _, e)) => {
+                    let end = i + k;
+                    for &(theme, entry, _) in &self.liwc_entry_themes[e as usize] {
+                        out.push(Match {
+                            theme,
+                            entry,
+                            start: i as u32,
+                            end: end as u32,
+                            byte_start: toks[i].start,
+                            byte_end: toks[end - 1].end,
+                            negated: false,
+                        });
+                    }
+                    i = end;
+                }
+            }
+        }
+        out.sort_by_key(|m| (m.start, m.theme));
+    }
+
+    /// Per-theme totals of one response, rolled up the hierarchy: a
+    /// parent's counts are its own plus its children's (DESIGN 3.4).
+    /// `out` gets one slot per theme.
+    pub fn tally(&self, matches: &[Match], out: &mut Vec<ThemeCounts>) {
+        out.clear();
+        out.resize(self.themes.len(), ThemeCounts::default());
+        let liwc = self.semantics == Semantics::Liwc;
+        for m in matches {
+            let weight = self.themes[m.theme as usize].entries[m.entry as usize].weight;
+            // LIWC counts words: a phrase match adds its token count.
+            let units = if liwc { m.len() as u64 } else { 1 };
+            let mut t = Some(m.theme);
+            while let Some(ti) = t {
+                let c = &mut out[ti as usize];
+                if m.negated {
+                    c.negated += units;
+                } else {
+                    c.hits += units;
+                    c.score += units as f64 * weight;
+                }
+                t = self.themes[ti as usize].parent;
+            }
+        }
+    }
+
+    /// Number of tokens inside any non-negated match (LIWC's `Dic`
+    /// numerator).
+    pub fn covered_tokens(&self, n_tokens: usize, matches: &[Match], scratch: &mut Scratch) -> usize {
+        let covered = &mut scratch.covered;
+        covered.clear();
+        covered.resize(n_tokens, false);
+        for m in matches.iter().filter(|m| !m.negated) {
+            covered[m.start as usize..m.end as usize].fill(true);
+        }
+        covered.iter().filter(|&&c| c).count()
+    }
+}
+
+fn is_sentence_break(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | ':' | '\n' | '\r' | '\u{2028}' | '\u{2029}')
+}
+
+/// Is the match starting at token `start` negated: a cue within `window`
+/// tokens before it, with no scope break (a break word among the tokens in
+/// between, or a break character in a gap) between cue and match?
+fn negated(neg: &CNegation, start: usize, s: &Scratch) -> bool {
+    for d in 1..=neg.window {
+        let Some(j) = start.checked_sub(d) else {
+            return false;
+        };
+        if s.scope[j + 1] {
+            return false;
+        }
+        let flags = s.info[j].flags;
+        if flags & CUE != 0 {
+            return true;
+        }
+        if flags & BREAK_WORD != 0 {
+            return false;
+        }
+    }
+    false
+}
+
+fn liwc_rank(pattern: &[TokenPattern]) -> LiwcRank {
+    if pattern.iter().any(|p| matches!(p, TokenPattern::Regex(_))) {
+        LiwcRank::Regex
+    } else if pattern.iter().any(|p| matches!(p, TokenPattern::Prefix(_))) {
+        let chars = pattern
+            .iter()
+            .map(|p| match p {
+                TokenPattern::Exact(s) | TokenPattern::Prefix(s) => s.chars().count(),
+                TokenPattern::Regex(_) => 0,
+            })
+            .sum::<usize>()
+            + pattern.len().saturating_sub(1);
+        LiwcRank::Wildcard(chars)
+    } else {
+        LiwcRank::Exact
+    }
+}
+
+/// Theme ids in tree order: every explicit theme and every implied parent,
+/// parents before children, siblings in order of first appearance.
+fn theme_order(lex: &Lexicon) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut set = FxHashSet::default();
+    for t in &lex.themes {
+        let mut chain = vec![t.id.as_str()];
+        let mut cur = t.id.as_str();
+        while let Some(p) = parent_id(cur) {
+            chain.push(p);
+            cur = p;
+        }
+        for id in chain.into_iter().rev() {
+            if set.insert(id.to_string()) {
+                seen.push(id.to_string());
+            }
+        }
+    }
+    let mut children: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
+    let mut roots = Vec::new();
+    for id in &seen {
+        match parent_id(id) {
+            Some(p) => children.entry(p).or_default().push(id),
+            None => roots.push(id.as_str()),
+        }
+    }
+    let mut out = Vec::with_capacity(seen.len());
+    fn visit<'a>(id: &'a str, children: &FxHashMap<&str, Vec<&'a str>>, out: &mut Vec<String>) {
+        out.push(id.to_string());
+        if let Some(kids) = children.get(id) {
+            for k in kids {
+                visit(k, children, out);
+            }
+        }
+    }
+    for r in roots {
+        visit(r, &children, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexicon::Diagnostics;
+    use crate::tokenize::Tokenizer;
+
+    /// A lexicon from `[[theme]]` tables (and optionally `[negation]`).
+    fn compile(body: &str) -> Matcher {
+        let src = format!("[lexicon]\nname = \"t\"\n{body}");
+        let tk = Tokenizer::default_pipeline();
+        let mut d = Diagnostics::new("t.toml");
+        let lex = crate::lexicon::toml::parse(&src, &tk, &mut d)
+            .unwrap_or_else(|| panic!("{:#?}", d.items()));
+        Matcher::new(&lex)
+    }
+
+    /// `theme:entry@start..end` for each match, `!` marking negated ones.
+    fn run(m: &Matcher, text: &str) -> Vec<String> {
+        let tk = Tokenizer::default_pipeline();
+        let mut toks = Tokens::new();
+        tk.tokenize(text, &mut toks);
+        let mut s = Scratch::new();
+        let mut out = Vec::new();
+        m.find(text, &toks, &mut s, &mut out);
+        out.iter()
+            .map(|x| {
+                let t = &m.themes()[x.theme as usize];
+                format!(
+                    "{}{}:{}@{}..{}",
+                    if x.negated { "!" } else { "" },
+                    t.id,
+                    t.entries[x.entry as usize].text,
+                    x.start,
+                    x.end
+                )
+            })
+            .collect()
+    }
+
+    const NEG: &str = "[negation]\ncues = [\"not\", \"never\", \"no\", \"*n't\", \"without\"]\n";
+
+    /// (lexicon body, text, expected matches). Each row is hand-checked
+    /// against DESIGN 3.1 and 3.2.
+    const CASES: &[(&str, &str, &[&str])] = &[
+        // A word.
+        ("[[theme]]\nid = \"a\"\nterms = [\"sponsor\"]", "My sponsor helps", &["a:sponsor@1..2"]),
+        // Case does not matter; partial words do not match.
+        ("[[theme]]\nid = \"a\"\nterms = [\"sponsor\"]", "SPONSORS Sponsor", &["a:sponsor@1..2"]),
+        // Prefix wildcard.
+        ("[[theme]]\nid = \"a\"\nterms = [\"relaps*\"]", "relapse, relapsing; relaps", &["a:relaps*@0..1", "a:relaps*@1..2", "a:relaps*@2..3"]),
+        // A phrase beats a word at the same start.
+        ("[[theme]]\nid = \"a\"\nterms = [\"higher\", \"higher power\"]", "a higher power", &["a:higher power@1..3"]),
+        // Ties go to the entry listed first.
+        ("[[theme]]\nid = \"a\"\nterms = [\"clean*\", \"clean\"]", "clean", &["a:clean*@0..1"]),
+        // Overlapping entries of one theme count once: leftmost wins.
+        ("[[theme]]\nid = \"a\"\nterms = [\"stay clean\", \"clean time\"]", "stay clean time", &["a:stay clean@0..2"]),
+        // One token counts for two themes.
+        ("[[theme]]\nid = \"a\"\nterms = [\"meeting*\"]\n[[theme]]\nid = \"b\"\nterms = [\"meetings\"]", "meetings", &["a:meeting*@0..1", "b:meetings@0..1"]),
+        // Wildcard inside a phrase.
+        ("[[theme]]\nid = \"a\"\nterms = [\"stay* clean\"]", "staying clean, stayed clean", &["a:stay* clean@0..2", "a:stay* clean@2..4"]),
+        // `12-step*` = 12 then prefix step; text `12 steps`.
+        ("[[theme]]\nid = \"a\"\nterms = [\"12-step*\"]", "the 12 steps and 12-stepping", &["a:12-step*@1..3", "a:12-step*@4..6"]),
+        // A regex is anchored to the whole token.
+        ("[[theme]]\nid = \"a\"\nterms = [\"regex:dr(y|ied)\"]", "dry dried dryer undry", &["a:regex:dr(y|ied)@0..1", "a:regex:dr(y|ied)@1..2"]),
+        // Exclusion cancels only the overlapping match.
+        ("[[theme]]\nid = \"a\"\nterms = [\"clean\"]\nexclude = [\"clean up\"]", "clean up, then stay clean", &["a:clean@4..5"]),
+        // An excluded longer entry lets a shorter one through when it does not overlap... it does here, so nothing.
+        ("[[theme]]\nid = \"a\"\nterms = [\"clean\", \"clean house\"]\nexclude = [\"house\"]", "clean house", &["a:clean@0..1"]),
+        // Exclusion of one theme does not affect another.
+        ("[[theme]]\nid = \"a\"\nterms = [\"clean\"]\nexclude = [\"clean up\"]\n[[theme]]\nid = \"b\"\nterms = [\"clean\"]", "clean up", &["b:clean@0..1"]),
+        // Phrases do not cross a sentence break ...
+        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let. Go; let go", &["a:let go@2..4"]),
+        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let\ngo", &[]),
+        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let: go! let? go", &[]),
+        // ... but a hyphen or comma is not one.
+        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let-go, let, go", &["a:let go@0..2", "a:let go@2..4"]),
+        // Curly apostrophes are straight ones.
+        ("[[theme]]\nid = \"a\"\nterms = [\"don't\"]", "I don’t, I don't", &["a:don't@1..2", "a:don't@3..4"]),
+        // NFKC: ligatures and full-width letters.
+        ("[[theme]]\nid = \"a\"\nterms = [\"find\", \"aa\"]", "ﬁnd ＡＡ", &["a:find@0..1", "a:aa@1..2"]),
+        // Hierarchy: matches are per theme; roll-up is in tally.
+        ("[[theme]]\nid = \"p\"\nterms = [\"group\"]\n[[theme]]\nid = \"p.c\"\nterms = [\"group*\"]", "groups group", &["p.c:group*@0..1", "p:group@1..2", "p.c:group*@1..2"]),
+    ];
+
+    #[test]
+    fn matching_table() {
+        for (i, (body, text, want)) in CASES.iter().enumerate() {
+            let m = compile(body);
+            assert_eq!(run(&m, text), *want, "case {i}: {text:?} with\n{body}");
+        }
+    }
+
+    /// Negation rows: (text, expected), lexicon `a = ["judged", "craving*"]`.
+    const NEG_CASES: &[(&str, &[&str])] = &[
+        ("I never felt judged", &["!a:judged@3..4"]),
+        ("I felt judged", &["a:judged@2..3"]),
+        // Window 3: the cue is 3 tokens before → negated; 4 → not.
+        ("not a b judged", &["!a:judged@3..4"]),
+        ("not a b c judged", &["a:judged@4..5"]),
+        // Scope break characters and words end the cue's scope.
+        ("not really, judged", &["a:judged@2..3"]),
+        ("no but judged", &["a:judged@2..3"]),
+        ("no one judged", &["!a:judged@2..3"]),
+        ("never. judged", &["a:judged@1..2"]),
+        // Suffix cue `*n't` with a curly apostrophe.
+        ("I didn’t feel judged", &["!a:judged@3..4"]),
+        // Without a cue before, a later cue does nothing.
+        ("judged, not", &["a:judged@0..1"]),
+        // Full-width and ellipsis punctuation count as breaks after NFKC.
+        ("not really！judged", &["a:judged@2..3"]),
+        ("not really… judged", &["a:judged@2..3"]),
+    ];
+
+    #[test]
+    fn negation_table() {
+        let m = compile(&format!("{NEG}[[theme]]\nid = \"a\"\nterms = [\"judged\", \"craving*\"]"));
+        for (text, want) in NEG_CASES {
+            assert_eq!(run(&m, text), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn without_negation_section_nothing_is_negated() {
+        let m = compile("[[theme]]\nid = \"a\"\nterms = [\"judged\"]");
+        assert_eq!(run(&m, "I never felt judged"), ["a:judged@3..4"]);
+    }
+
+    #[test]
+    fn hierarchy_rolls_up() {
+        let m = compile(
+            "[[theme]]\nid = \"p.a\"\nterms = [\"x\"]\n[[theme]]\nid = \"p.b\"\nterms = [\"x\", { term = \"y\", weight = 2.0 }]\n[[theme]]\nid = \"q\"\nterms = [\"z\"]",
+        );
+        let ids: Vec<&str> = m.themes().iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["p", "p.a", "p.b", "q"]);
+        assert!(!m.themes()[0].is_leaf && m.themes()[1].is_leaf);
+        let tk = Tokenizer::default_pipeline();
+        let mut toks = Tokens::new();
+        let text = "x y";
+        tk.tokenize(text, &mut toks);
+        let mut s = Scratch::new();
+        let mut out = Vec::new();
+        m.find(text, &toks, &mut s, &mut out);
+        let mut counts = Vec::new();
+        m.tally(&out, &mut counts);
+        // x counts for p.a and p.b, so twice in p; y has weight 2.
+        assert_eq!(counts[0], ThemeCounts { hits: 3, negated: 0, score: 4.0 });
+        assert_eq!(counts[1], ThemeCounts { hits: 1, negated: 0, score: 1.0 });
+        assert_eq!(counts[2], ThemeCounts { hits: 2, negated: 0, score: 3.0 });
+        assert_eq!(counts[3], ThemeCounts::default());
+        assert_eq!(m.covered_tokens(toks.len(), &out, &mut s), 2);
+    }
+
+    #[test]
+    fn liwc_rules() {
+        let body = "[[theme]]\nid = \"a\"\nterms = [\"good*\", \"goodbye\", \"good night\"]\n[[theme]]\nid = \"b\"\nterms = [\"Good*\", \"go*\", \"goo*\"]";
+        let src = format!("[lexicon]\nname = \"t\"\nsemantics = \"liwc\"\n{body}");
+        let tk = Tokenizer::default_pipeline();
+        let mut d = Diagnostics::new("t.toml");
+        let lex = crate::lexicon::toml::parse(&src, &tk, &mut d).unwrap();
+        let m = Matcher::new(&lex);
+        // `good night`: 2-token phrase wins and counts 2 words for a.
+        // `goodbye`: exact beats wildcards: only a.
+        // `goodness`: longest wildcard `good*` (shared by a and b as one
+        // entry) beats `goo*` and `go*`.
+        // `gone`: only `go*` → b.
+        assert_eq!(
+            run(&m, "good night goodbye goodness gone"),
+            ["a:good night@0..2", "a:goodbye@2..3", "a:good*@3..4", "b:Good*@3..4", "b:go*@4..5"]
+        );
+        let mut counts = Vec::new();
+        let mut toks = Tokens::new();
+        tk.tokenize("good night", &mut toks);
+        let mut out = Vec::new();
+        m.find("good night", &toks, &mut Scratch::new(), &mut out);
+        m.tally(&out, &mut counts);
+        assert_eq!(counts[0].hits, 2);
+    }
+}
