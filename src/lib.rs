@@ -13,4 +13,5 @@
 #![warn(clippy::print_stderr)]
 #![deny(missing_docs)]
 
+pub mod stats;
 pub mod tokenize;
