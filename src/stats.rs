@@ -680,3 +680,512 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     let hi = (lo + 1).min(v.len() - 1);
     v[lo] + (h - lo as f64) * (v[hi] - v[lo])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Assert `a` is within `rel` relative (or `abs` absolute) of `b`.
+    fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+        (a - b).abs() <= abs.max(rel * b.abs())
+    }
+
+    macro_rules! assert_close {
+        ($a:expr, $b:expr, $rel:expr) => {{
+            let (a, b): (f64, f64) = ($a, $b);
+            assert!(close(a, b, $rel, 0.0), "{a} != {b} (rel {})", $rel);
+        }};
+    }
+
+    // ln Γ reference values: Python 3 `math.lgamma`.
+    #[test]
+    fn ln_gamma_matches_python() {
+        let cases = [
+            (0.1, 2.2527126517342055),
+            (0.5, 0.5723649429247004),
+            (1.0, 0.0),
+            (2.5, 0.2846828704729196),
+            (10.0, 12.801827480081467),
+            (100.5, 361.4355404677776),
+            (1000.0, 5905.220423209181),
+            (1e6, 12815504.569147611),
+        ];
+        for (x, want) in cases {
+            let got = ln_gamma(x);
+            assert!(close(got, want, 1e-13, 1e-14), "ln_gamma({x}) = {got}, want {want}");
+        }
+        assert!(ln_gamma(0.0).is_nan());
+        assert!(ln_gamma(-1.0).is_nan());
+    }
+
+    // Chi-square survival reference values: scipy 1.17.1 `scipy.stats.chi2.sf(x, df)`.
+    #[test]
+    fn chi2_sf_matches_scipy() {
+        let cases = [
+            (3.841458820694124, 1.0, 0.04999999999999989),
+            (0.001, 1.0, 0.9747728793699604),
+            (0.5, 5.0, 0.9921232932326296),
+            (10.0, 3.0, 0.01856613546304325),
+            (60.0, 4.0, 2.9008631203404573e-12),
+            (100.0, 50.0, 3.454931382984871e-05),
+            (200.0, 10.0, 1.6139305336977317e-37),
+            (1000.0, 1000.0, 0.49405285382923964),
+            (1100.0, 1000.0, 0.014614408126295192),
+            (1500.0, 1000.0, 1.0454640385980825e-22),
+            (5000.0, 4000.0, 1.6633156038804178e-25),
+        ];
+        for (x, df, want) in cases {
+            let got = chi2_sf(x, df);
+            assert!(close(got, want, 1e-10, 0.0), "chi2_sf({x}, {df}) = {got}, want {want}");
+        }
+        assert_eq!(chi2_sf(0.0, 3.0), 1.0);
+        assert_eq!(chi2_sf(-1.0, 3.0), 1.0);
+        assert_eq!(chi2_sf(f64::INFINITY, 3.0), 0.0);
+        assert!(chi2_sf(1.0, 0.0).is_nan());
+    }
+
+    /// One Pearson reference row: present, totals, chi2, df, p, V,
+    /// expected_min, adjusted residuals.
+    struct PearsonCase {
+        present: &'static [u64],
+        totals: &'static [u64],
+        chi2: f64,
+        df: u32,
+        p: f64,
+        v: f64,
+        expected_min: f64,
+        residuals: &'static [f64],
+    }
+
+    // Reference values: scipy 1.17.1 `chi2_contingency(t, correction=False)`
+    // for chi2, df, p and expected; `scipy.stats.contingency.association(t,
+    // "cramer")` for V; NumPy for (O - E) / sqrt(E (1 - row/n)(1 - col/n)).
+    // The first row is Agresti, "Categorical Data Analysis" (2nd ed.),
+    // Table 2.5 (party identification by gender, females as "present"):
+    // chi2 = 30.1, adjusted residuals 4.50, 0.70, -5.32 as printed there.
+    const PEARSON_CASES: &[PearsonCase] = &[
+        PearsonCase {
+            present: &[762, 327, 468],
+            totals: &[1246, 566, 945],
+            chi2: 30.070149095754672,
+            df: 2,
+            p: 2.9535891832117595e-07,
+            v: 0.10443580235646777,
+            expected_min: 246.35473340587595,
+            residuals: &[4.502053521086705, 0.6994517329844296, -5.315945542704929],
+        },
+        PearsonCase {
+            present: &[12, 5],
+            totals: &[19, 24],
+            chi2: 7.946867309676909,
+            df: 1,
+            p: 0.004817068831291139,
+            v: 0.42989634525883663,
+            expected_min: 7.511627906976744,
+            residuals: &[2.819018855856929, -2.819018855856929],
+        },
+        PearsonCase {
+            present: &[20, 15, 30],
+            totals: &[50, 60, 40],
+            chi2: 24.773755656108598,
+            df: 2,
+            p: 4.1729896856109855e-06,
+            v: 0.4063968147521877,
+            expected_min: 17.333333333333332,
+            residuals: &[-0.5825517280354634, -3.6997003669797186, 4.71961693779166],
+        },
+        PearsonCase {
+            present: &[10, 20, 30, 25],
+            totals: &[40, 45, 50, 35],
+            chi2: 18.984126984126984,
+            df: 3,
+            p: 0.0002754727617559929,
+            v: 0.3341726128825445,
+            expected_min: 17.5,
+            residuals: &[
+                -3.6162028533978954,
+                -0.8692269873603532,
+                1.6832508230603465,
+                2.845213189769458,
+            ],
+        },
+    ];
+
+    #[test]
+    fn pearson_matches_scipy() {
+        for case in PEARSON_CASES {
+            let r = presence_by_group(case.present, case.totals).unwrap();
+            assert_close!(r.chi2, case.chi2, 1e-12);
+            assert_eq!(r.df, case.df);
+            assert_close!(r.p_pearson, case.p, 1e-10);
+            assert_close!(r.cramers_v, case.v, 1e-12);
+            assert_close!(r.expected_min, case.expected_min, 1e-12);
+            assert_eq!(r.test, Test::Pearson);
+            assert_eq!(r.exact_p, None);
+            assert_eq!(r.p, r.p_pearson);
+            assert_eq!(r.residuals.len(), case.residuals.len());
+            for (got, want) in r.residuals.iter().zip(case.residuals) {
+                assert_close!(*got, *want, 1e-12);
+            }
+        }
+    }
+
+    /// Freeman–Halton p by brute force, independent of the implementation:
+    /// every first row in Π 0..=c_j, kept when it sums to m, weighed by the
+    /// exact integer Π C(c_j, x_j); "no more probable" is an exact integer
+    /// comparison, so no tolerance is involved.
+    fn brute_force_fh(present: &[u64], totals: &[u64]) -> f64 {
+        fn choose(n: u64, k: u64) -> u128 {
+            (0..k).fold(1u128, |acc, i| acc * u128::from(n - i) / u128::from(i + 1))
+        }
+        let weight = |x: &[u64]| -> u128 {
+            x.iter()
+                .zip(totals)
+                .map(|(&x, &c)| choose(c, x))
+                .product()
+        };
+        let m: u64 = present.iter().sum();
+        let w_obs = weight(present);
+        let (mut all, mut le) = (0u128, 0u128);
+        let mut x = vec![0u64; totals.len()];
+        'odometer: loop {
+            if x.iter().sum::<u64>() == m {
+                let w = weight(&x);
+                all += w;
+                if w <= w_obs {
+                    le += w;
+                }
+            }
+            for j in 0..x.len() {
+                if x[j] < totals[j] {
+                    x[j] += 1;
+                    continue 'odometer;
+                }
+                x[j] = 0;
+            }
+            break;
+        }
+        le as f64 / all as f64
+    }
+
+    // Exact p reference values: a separate Python enumeration in exact
+    // rational arithmetic (fractions.Fraction, math.comb); the 2 × 2 rows
+    // also equal scipy 1.17.1 `fisher_exact(t).pvalue` (two-sided), e.g.
+    // fisher_exact([[8, 1], [2, 5]]) = 0.034965034965034975.
+    const EXACT_CASES: &[(&[u64], &[u64], f64)] = &[
+        (&[8, 1], &[10, 6], 0.034965034965034975),
+        (&[1, 9], &[12, 12], 0.0027594561852200836),
+        (&[0, 5], &[6, 6], 0.01515151515151515),
+        (&[8, 1], &[9, 7], 0.008741258741258742),
+        (&[8, 2, 3], &[9, 7, 7], 0.05714705270500128),
+        (&[0, 3, 1], &[4, 3, 3], 0.03333333333333333),
+        (&[3, 1, 0], &[4, 4, 4], 0.2),
+        (&[2, 0, 5], &[10, 8, 9], 0.027647714604236342),
+        (&[2, 0, 3, 1], &[3, 4, 3, 4], 0.051615051615051616),
+        (&[1, 1, 1, 1], &[5, 5, 5, 5], 1.0),
+    ];
+
+    #[test]
+    fn freeman_halton_matches_references() {
+        for &(present, totals, want) in EXACT_CASES {
+            let got = freeman_halton_2xk(present, totals, MAX_EXACT_TABLES).unwrap();
+            assert_close!(got, want, 1e-12);
+            assert_close!(brute_force_fh(present, totals), want, 1e-12);
+            // presence_by_group reports it exactly when some E < 5
+            // ([1, 9] / [12, 12] has E = 5 at the minimum: Pearson).
+            let r = presence_by_group(present, totals).unwrap();
+            if r.expected_min < MIN_EXPECTED {
+                assert_eq!(r.test, Test::FreemanHalton, "{present:?} / {totals:?}");
+                assert_eq!((r.exact_p, r.p), (Some(got), got));
+            } else {
+                assert_eq!(r.test, Test::Pearson, "{present:?} / {totals:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn freeman_halton_matches_brute_force_on_random_tables() {
+        let mut rng = SplitMix64::new(7);
+        for _ in 0..300 {
+            let k = 2 + rng.next_below(3);
+            let totals: Vec<u64> = (0..k).map(|_| 1 + rng.next_below(7) as u64).collect();
+            let present: Vec<u64> = totals
+                .iter()
+                .map(|&t| rng.next_below(t as usize + 1) as u64)
+                .collect();
+            let want = brute_force_fh(&present, &totals);
+            let cols: Vec<u64> = totals.clone();
+            let got = freeman_halton_2xk(&present, &cols, MAX_EXACT_TABLES).unwrap();
+            assert!(
+                close(got, want, 1e-12, 1e-15),
+                "{present:?} / {totals:?}: {got} != {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn count_tables_matches_enumeration() {
+        // 2 × 3 with column totals 9, 7, 7 and first row 13: 53 tables,
+        // 2 × 4 with 3, 4, 3, 4 and first row 6: 56 (Python enumeration).
+        assert_eq!(count_tables(13, &[9, 7, 7]), 53.0);
+        assert_eq!(count_tables(6, &[3, 4, 3, 4]), 56.0);
+        assert_eq!(count_tables(4, &[5, 5, 5, 5]), 35.0);
+    }
+
+    #[test]
+    fn exact_test_falls_back_when_too_many_tables() {
+        // One tiny group forces the exact test; seven groups of 1000 make
+        // the enumeration far larger than MAX_EXACT_TABLES.
+        let present = [0, 500, 500, 500, 500, 500, 500];
+        let totals = [2, 1000, 1000, 1000, 1000, 1000, 1000];
+        let r = presence_by_group(&present, &totals).unwrap();
+        assert!(r.expected_min < MIN_EXPECTED);
+        assert_eq!(r.test, Test::PearsonFallback);
+        assert_eq!(r.exact_p, None);
+        assert_eq!(r.p, r.p_pearson);
+    }
+
+    #[test]
+    fn exact_test_handles_large_margins_with_few_tables() {
+        // A rare theme in big groups: few tables, huge binomials; the
+        // weights must stay finite in log space. First row is the smaller.
+        let r = presence_by_group(&[3, 0], &[100_000, 100_000]).unwrap();
+        assert_eq!(r.test, Test::FreemanHalton);
+        // Tables (0,3),(3,0) have probability 1/8 each, (1,2),(2,1) 3/8:
+        // p = 2/8 up to the tiny difference between C(N,x) ratios.
+        assert_close!(r.exact_p.unwrap(), 0.25, 1e-4);
+        // The same table with rows swapped gives the same p.
+        let s = presence_by_group(&[99_997, 100_000], &[100_000, 100_000]).unwrap();
+        assert_close!(s.exact_p.unwrap(), r.exact_p.unwrap(), 1e-12);
+    }
+
+    #[test]
+    fn degenerate_tables() {
+        // Invalid input.
+        assert_eq!(presence_by_group(&[1, 2], &[3]), None);
+        assert_eq!(presence_by_group(&[4, 2], &[3, 3]), None);
+        // Fewer than two non-empty groups.
+        assert_eq!(presence_by_group(&[], &[]), None);
+        assert_eq!(presence_by_group(&[2], &[5]), None);
+        assert_eq!(presence_by_group(&[2, 0], &[5, 0]), None);
+        // Theme present nowhere / everywhere.
+        for present in [[0, 0, 0], [5, 0, 7]] {
+            let r = presence_by_group(&present, &[5, 0, 7]).unwrap();
+            assert_eq!(r.test, Test::Degenerate);
+            assert_eq!((r.chi2, r.p, r.p_pearson, r.cramers_v), (0.0, 1.0, 1.0, 0.0));
+            assert_eq!(r.df, 1);
+            assert_eq!(r.residuals, vec![0.0; 3]);
+        }
+        // Empty groups are dropped: same statistics as without them, with
+        // a 0 residual in the empty group's slot.
+        let with = presence_by_group(&[12, 0, 5], &[19, 0, 24]).unwrap();
+        let without = presence_by_group(&[12, 5], &[19, 24]).unwrap();
+        assert_eq!(with.chi2, without.chi2);
+        assert_eq!(with.df, 1);
+        assert_eq!(with.p, without.p);
+        assert_eq!(
+            with.residuals,
+            vec![without.residuals[0], 0.0, without.residuals[1]]
+        );
+    }
+
+    // Holm: hand computation of Holm's step-down for the Wikipedia
+    // "Holm–Bonferroni method" example p = (0.01, 0.04, 0.03, 0.005), and a
+    // separate O(m²) Python evaluation of max_{j<=i} (m-j+1) p(j) for the
+    // 8-value vector. BH: scipy 1.17.1 `false_discovery_control(p)`.
+    #[test]
+    fn holm_and_bh_match_references() {
+        let cases: &[(&[f64], &[f64], &[f64])] = &[
+            (
+                &[0.01, 0.04, 0.03, 0.005],
+                &[0.03, 0.06, 0.06, 0.02],
+                &[0.02, 0.04, 0.04, 0.02],
+            ),
+            (
+                &[0.0001, 0.04, 0.03, 0.005, 0.2, 0.8, 0.012, 0.049],
+                &[0.0008, 0.16, 0.15, 0.035, 0.4, 0.8, 0.072, 0.16],
+                &[
+                    0.0008,
+                    0.064,
+                    0.06,
+                    0.02,
+                    0.22857142857142856,
+                    0.8,
+                    0.032,
+                    0.06533333333333333,
+                ],
+            ),
+            (&[0.9, 0.6], &[1.0, 1.0], &[0.9, 0.9]),
+            (&[], &[], &[]),
+        ];
+        for &(p, want_holm, want_bh) in cases {
+            for (got, want) in holm(p).iter().zip(want_holm) {
+                assert_close!(*got, *want, 1e-12);
+            }
+            for (got, want) in benjamini_hochberg(p).iter().zip(want_bh) {
+                assert_close!(*got, *want, 1e-12);
+            }
+            assert_eq!(holm(p).len(), p.len());
+            assert_eq!(benjamini_hochberg(p).len(), p.len());
+        }
+    }
+
+    #[test]
+    fn p_adjust_skips_nan() {
+        // NaN stays NaN and is not counted in m: same as adjusting the
+        // four non-NaN values alone (m = 4).
+        let p = [0.01, f64::NAN, 0.04, 0.03, 0.005];
+        let h = holm(&p);
+        let b = benjamini_hochberg(&p);
+        assert!(h[1].is_nan() && b[1].is_nan());
+        let h4 = holm(&[0.01, 0.04, 0.03, 0.005]);
+        let b4 = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.005]);
+        assert_eq!([h[0], h[2], h[3], h[4]], h4[..]);
+        assert_eq!([b[0], b[2], b[3], b[4]], b4[..]);
+    }
+
+    // Cohen's kappa: the worked example of Wikipedia "Cohen's kappa"
+    // (20 yes/yes, 5 and 10 disagreements, 15 no/no): p_o = 0.7,
+    // p_e = 0.5, kappa = 0.4, checked by hand.
+    #[test]
+    fn confusion_measures() {
+        let c = Confusion {
+            both: 20,
+            auto_only: 5,
+            human_only: 10,
+            neither: 15,
+        };
+        assert_eq!(c.n(), 50);
+        assert_close!(c.agreement().unwrap(), 0.7, 1e-15);
+        assert_close!(c.cohen_kappa().unwrap(), 0.4, 1e-14);
+        assert_close!(c.precision().unwrap(), 20.0 / 25.0, 1e-15);
+        assert_close!(c.recall().unwrap(), 20.0 / 30.0, 1e-15);
+        assert_close!(c.f1().unwrap(), 40.0 / 55.0, 1e-15);
+        assert_close!(c.prevalence_auto().unwrap(), 0.5, 1e-15);
+        assert_close!(c.prevalence_human().unwrap(), 0.6, 1e-15);
+
+        let empty = Confusion::default();
+        assert_eq!(empty.agreement(), None);
+        assert_eq!(empty.cohen_kappa(), None);
+        assert_eq!(empty.f1(), None);
+        // Neither side ever codes the theme: precision, recall and F1 are
+        // 0/0, kappa has p_e = 1.
+        let none = Confusion {
+            neither: 9,
+            ..Confusion::default()
+        };
+        assert_eq!(none.agreement(), Some(1.0));
+        assert_eq!(none.precision(), None);
+        assert_eq!(none.recall(), None);
+        assert_eq!(none.f1(), None);
+        assert_eq!(none.cohen_kappa(), None);
+        // Only the human codes it: precision 0/0, recall and F1 0.
+        let human = Confusion {
+            human_only: 2,
+            neither: 3,
+            ..Confusion::default()
+        };
+        assert_eq!(human.precision(), None);
+        assert_eq!(human.recall(), Some(0.0));
+        assert_eq!(human.f1(), Some(0.0));
+        assert_eq!(human.cohen_kappa(), Some(0.0));
+    }
+
+    /// Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability",
+    /// section C: 4 observers × 12 units with missing values. One row per
+    /// unit here (the paper prints one row per observer).
+    fn krippendorff_2011() -> Vec<Vec<Option<u32>>> {
+        let by_observer: [[u32; 12]; 4] = [
+            [1, 2, 3, 3, 2, 1, 4, 1, 2, 0, 0, 0],
+            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, 0, 3],
+            [0, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 0],
+            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, 0],
+        ];
+        (0..12)
+            .map(|u| {
+                by_observer
+                    .iter()
+                    .map(|row| (row[u] != 0).then_some(row[u]))
+                    .collect()
+            })
+            .collect()
+    }
+
+    // Nominal alpha = 0.743 in the paper; 0.743421052631579 from the
+    // `krippendorff` Python package 0.8 (`alpha(..., "nominal")`).
+    #[test]
+    fn krippendorff_alpha_reference() {
+        let alpha = krippendorff_alpha_nominal(&krippendorff_2011()).unwrap();
+        assert_close!(alpha, 0.743421052631579, 1e-12);
+    }
+
+    #[test]
+    fn krippendorff_alpha_degenerate() {
+        assert_eq!(krippendorff_alpha_nominal(&[]), None);
+        // Only singleton units: nothing pairable.
+        assert_eq!(
+            krippendorff_alpha_nominal(&[vec![Some(1), None], vec![None, Some(2)]]),
+            None
+        );
+        // Every value the same: expected disagreement 0.
+        assert_eq!(
+            krippendorff_alpha_nominal(&[vec![Some(1), Some(1)], vec![Some(1), Some(1)]]),
+            None
+        );
+        // Perfect agreement with variation: alpha = 1.
+        assert_eq!(
+            krippendorff_alpha_nominal(&[vec![Some(1), Some(1)], vec![Some(2), Some(2)]]),
+            Some(1.0)
+        );
+    }
+
+    // SplitMix64 with seed 1234567: first outputs of Vigna's splitmix64.c,
+    // recomputed with a separate Python implementation.
+    #[test]
+    fn splitmix64_reference_stream() {
+        let mut rng = SplitMix64::new(1234567);
+        let got: Vec<u64> = (0..5).map(|_| rng.next_u64()).collect();
+        assert_eq!(
+            got,
+            [
+                6457827717110365317,
+                3203168211198807973,
+                9817491932198370423,
+                4593380528125082431,
+                16408922859458223821,
+            ]
+        );
+        let mut rng = SplitMix64::new(1);
+        assert!((0..1000).all(|_| rng.next_below(7) < 7));
+    }
+
+    #[test]
+    fn bootstrap_is_deterministic() {
+        let units = krippendorff_2011();
+        let stat = |idx: &[usize]| {
+            let sample: Vec<Vec<Option<u32>>> = idx.iter().map(|&i| units[i].clone()).collect();
+            krippendorff_alpha_nominal(&sample)
+        };
+        let a = bootstrap_ci(units.len(), 500, 42, stat).unwrap();
+        let b = bootstrap_ci(units.len(), 500, 42, stat).unwrap();
+        assert_eq!(a, b);
+        assert!(a.0 <= a.1);
+        let c = bootstrap_ci(units.len(), 500, 43, stat).unwrap();
+        assert_ne!(a, c);
+        assert_eq!(bootstrap_ci(0, 10, 1, stat), None);
+        assert_eq!(bootstrap_ci(5, 0, 1, stat), None);
+        assert_eq!(bootstrap_ci(5, 10, 1, |_| None), None);
+    }
+
+    #[test]
+    fn bootstrap_percentiles_are_type_7() {
+        // A statistic that returns the resample's first index: the values
+        // are draws from 0..n; check the interpolation on a known slice.
+        let v: Vec<f64> = (0..=10).map(f64::from).collect();
+        assert_eq!(quantile_sorted(&v, 0.025), 0.25);
+        assert_eq!(quantile_sorted(&v, 0.975), 9.75);
+        assert_eq!(quantile_sorted(&[3.0], 0.975), 3.0);
+        // Constant statistic: both ends equal it.
+        assert_eq!(bootstrap_ci(4, 50, 9, |_| Some(2.5)), Some((2.5, 2.5)));
+    }
+}
