@@ -670,7 +670,10 @@ pub fn bootstrap_ci(
         return None;
     }
     values.sort_by(f64::total_cmp);
-    Some((quantile_sorted(&values, 0.025), quantile_sorted(&values, 0.975)))
+    Some((
+        quantile_sorted(&values, 0.025),
+        quantile_sorted(&values, 0.975),
+    ))
 }
 
 /// Type-7 quantile of a sorted, non-empty slice.
@@ -712,7 +715,10 @@ mod tests {
         ];
         for (x, want) in cases {
             let got = ln_gamma(x);
-            assert!(close(got, want, 1e-13, 1e-14), "ln_gamma({x}) = {got}, want {want}");
+            assert!(
+                close(got, want, 1e-13, 1e-14),
+                "ln_gamma({x}) = {got}, want {want}"
+            );
         }
         assert!(ln_gamma(0.0).is_nan());
         assert!(ln_gamma(-1.0).is_nan());
@@ -736,7 +742,10 @@ mod tests {
         ];
         for (x, df, want) in cases {
             let got = chi2_sf(x, df);
-            assert!(close(got, want, 1e-10, 0.0), "chi2_sf({x}, {df}) = {got}, want {want}");
+            assert!(
+                close(got, want, 1e-10, 0.0),
+                "chi2_sf({x}, {df}) = {got}, want {want}"
+            );
         }
         assert_eq!(chi2_sf(0.0, 3.0), 1.0);
         assert_eq!(chi2_sf(-1.0, 3.0), 1.0);
@@ -838,12 +847,8 @@ mod tests {
         fn choose(n: u64, k: u64) -> u128 {
             (0..k).fold(1u128, |acc, i| acc * u128::from(n - i) / u128::from(i + 1))
         }
-        let weight = |x: &[u64]| -> u128 {
-            x.iter()
-                .zip(totals)
-                .map(|(&x, &c)| choose(c, x))
-                .product()
-        };
+        let weight =
+            |x: &[u64]| -> u128 { x.iter().zip(totals).map(|(&x, &c)| choose(c, x)).product() };
         let m: u64 = present.iter().sum();
         let w_obs = weight(present);
         let (mut all, mut le) = (0u128, 0u128);
@@ -972,7 +977,10 @@ mod tests {
         for present in [[0, 0, 0], [5, 0, 7]] {
             let r = presence_by_group(&present, &[5, 0, 7]).unwrap();
             assert_eq!(r.test, Test::Degenerate);
-            assert_eq!((r.chi2, r.p, r.p_pearson, r.cramers_v), (0.0, 1.0, 1.0, 0.0));
+            assert_eq!(
+                (r.chi2, r.p, r.p_pearson, r.cramers_v),
+                (0.0, 1.0, 1.0, 0.0)
+            );
             assert_eq!(r.df, 1);
             assert_eq!(r.residuals, vec![0.0; 3]);
         }
