@@ -339,7 +339,21 @@ fn freeman_halton_2xk(obs: &[u64], cols: &[u64], cap: f64) -> Option<f64> {
             obs.iter().zip(cols).map(|(o, c)| c - o).collect(),
         )
     };
-    if count_tables(m, cols) > cap {
+    // Cheap upper bound first: the last free column is determined, so the
+    // count is at most Π (min(c_j, m) + 1) over all but the largest column.
+    // This skips the O(k m) count for rare themes in large samples.
+    let largest = cols.iter().copied().max().unwrap_or(0);
+    let mut skipped_largest = false;
+    let bound: f64 = cols
+        .iter()
+        .filter(|&&c| {
+            let skip = c == largest && !skipped_largest;
+            skipped_largest |= skip;
+            !skip
+        })
+        .map(|&c| (c.min(m) + 1) as f64)
+        .product();
+    if bound > cap && count_tables(m, cols) > cap {
         return None;
     }
     // ln C(c_j, x) for x in 0..=min(c_j, m), by the ratio recurrence
