@@ -293,7 +293,7 @@ pub struct Reader {
     next_row: u64,
     /// Accounting per input, in order (finished ones and the current one).
     pub stats: Vec<InputStats>,
-    layout: Option<Layout>,
+    layout: Option<Arc<Layout>>,
     header: Vec<String>,
     progress: Arc<AtomicU64>,
 }
@@ -586,7 +586,14 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
-    io::copy(&mut f, &mut h)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
     Ok(hex(&h.finalize()))
 }
 

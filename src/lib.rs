@@ -6,13 +6,22 @@
 //! ingest ──► tokenize ──► match ──► aggregate ──► export
 //! ```
 //!
+//! - [`ingest`]: input files to batches of rows, every row accounted for.
 //! - [`tokenize`]: text to lowercase word tokens with byte offsets.
 //! - [`lexicon`]: the codebook model and its readers.
 //! - [`matching`]: the compiled lexicon run over one response's tokens.
+//! - [`aggregate`]: counts by group × question × theme, mergeable.
+//! - [`stats`]: the statistics of the tables.
 #![warn(clippy::print_stdout)]
 #![warn(clippy::print_stderr)]
 #![deny(missing_docs)]
 
+pub mod aggregate;
+pub mod error;
+pub mod ingest;
 pub mod lexicon;
 pub mod matching;
+pub mod stats;
 pub mod tokenize;
+
+pub use error::Error;

@@ -130,3 +130,8 @@ impl Tokenizer {
         }
     }
 }
+
+/// TEMPORARY stand-in error type.
+#[derive(Debug, thiserror::Error)]
+#[error("tokenizer error: {0}")]
+pub struct TokenizerError(pub String);

@@ -690,6 +690,13 @@ fn check(spec: &Spec, tk: &Tokenizer) -> Result<(), String> {
             ));
         }
 
+        STATS[0].fetch_add(got.len(), std::sync::atomic::Ordering::Relaxed);
+        STATS[1].fetch_add(got.iter().filter(|m| m.negated).count(), std::sync::atomic::Ordering::Relaxed);
+        STATS[2].fetch_add(got.iter().filter(|m| m.len() > 1).count(), std::sync::atomic::Ordering::Relaxed);
+        if spec.liwc { STATS[3].fetch_add(got.len(), std::sync::atomic::Ordering::Relaxed); }
+        STATS[4].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if got.is_empty() { STATS[5].fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
+        if spec.liwc && got.iter().any(|m| m.len() > 1) { STATS[6].fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
         fast.tally(&got, &mut counts);
         for (ix, t) in themes.iter().enumerate() {
             let w = reference::tally(&lex, &want, &t.id);
@@ -730,6 +737,7 @@ fn matcher_agrees_with_reference() {
             TestCaseError::fail(format!("{msg}\n--- lexicon ---\n{}", to_toml(&spec)))
         })
     });
+    eprintln!("STATS matches negated multi liwc texts empty liwcmulti {:?}", STATS);
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -833,3 +841,5 @@ fn reference_liwc_semantics() {
     assert_eq!(ref_run(&s, "stays"), ["a:stay*@0..1"]);
     assert_eq!(ref_run(&s, "stun"), ["a:regex:st.*@0..1", "c:regex:st.*@0..1"]);
 }
+
+static STATS: [std::sync::atomic::AtomicUsize; 7] = [const { std::sync::atomic::AtomicUsize::new(0) }; 7];
