@@ -17,10 +17,13 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+pub mod code;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod lexicon;
 pub mod matching;
+pub mod progress;
 pub mod stats;
 pub mod tokenize;
 

@@ -11,6 +11,7 @@
 pub mod toml;
 
 use std::fmt;
+use std::path::Path;
 
 use crate::tokenize::{Tokenizer, Tokens};
 
@@ -315,6 +316,99 @@ impl Diagnostics {
     /// Everything recorded so far.
     pub fn items(&self) -> &[Diagnostic] {
         &self.items
+    }
+}
+
+/// The bundled codebook (`lexicons/recovery.toml`), used when no
+/// `--lexicon` is given.
+pub const BUNDLED: &str = include_str!("../../lexicons/recovery.toml");
+
+/// How the bundled lexicon is named in messages and manifests.
+pub const BUNDLED_NAME: &str = "<bundled recovery.toml>";
+
+/// A lexicon read from a file (or the bundled one), with what is needed to
+/// report on it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The lexicon.
+    pub lexicon: Lexicon,
+    /// The path as given, or [`BUNDLED_NAME`].
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// Warnings (errors make loading fail).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Read a lexicon file (`None` = the bundled one). The format is chosen by
+/// the extension; `.toml` is the native format.
+pub fn load(path: Option<&Path>, tokenizer: &Tokenizer) -> Result<Loaded, crate::Error> {
+    let (name, bytes) = match path {
+        None => (BUNDLED_NAME.to_string(), BUNDLED.as_bytes().to_vec()),
+        Some(p) => {
+            if p.is_dir() {
+                return Err(crate::Error::Input {
+                    path: p.display().to_string(),
+                    message: "is a directory, not a lexicon file".into(),
+                });
+            }
+            let bytes = std::fs::read(p).map_err(|e| crate::Error::Input {
+                path: p.display().to_string(),
+                message: format!("cannot read the lexicon: {e}"),
+            })?;
+            (p.display().to_string(), bytes)
+        }
+    };
+    let sha256 = crate::ingest::sha256_bytes(&bytes);
+    let mut diags = Diagnostics::new(name.clone());
+    let lexicon = parse_bytes(path, &bytes, tokenizer, &mut diags);
+    match lexicon {
+        Some(lexicon) if !diags.has_errors() => Ok(Loaded {
+            lexicon,
+            path: name,
+            sha256,
+            warnings: diags.into_vec(),
+        }),
+        _ => Err(crate::Error::Lexicon {
+            path: name,
+            diagnostics: diags.into_vec(),
+        }),
+    }
+}
+
+/// Parse lexicon bytes in the format implied by `path`'s extension.
+pub fn parse_bytes(
+    path: Option<&Path>,
+    bytes: &[u8],
+    tokenizer: &Tokenizer,
+    diags: &mut Diagnostics,
+) -> Option<Lexicon> {
+    let ext = path
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_else(|| "toml".into());
+    match ext.as_str() {
+        "toml" => match std::str::from_utf8(bytes) {
+            Ok(src) => toml::parse(src, tokenizer, diags),
+            Err(e) => {
+                diags.error(
+                    Origin::default(),
+                    None,
+                    None,
+                    format!("a TOML lexicon must be UTF-8 ({e})"),
+                );
+                None
+            }
+        },
+        other => {
+            diags.error(
+                Origin::default(),
+                None,
+                None,
+                format!("unknown lexicon format `.{other}` (expected .toml)"),
+            );
+            None
+        }
     }
 }
 

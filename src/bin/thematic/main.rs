@@ -1,1 +1,281 @@
-fn main() {}
+//! The `thematic` binary: parse arguments, build library options, run,
+//! print, exit with 0 (success), 1 (runtime or data error) or 2 (usage).
+
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use args::{Args, CodeArgs, Command, ExplainArgs, LexiconCommand, LexiconFileArgs, ProgressWhen};
+use thematic::code::{CodeOptions, LexiconSource};
+use thematic::export::tables::render_table;
+use thematic::ingest::{ColumnSpec, Input};
+use thematic::lexicon::{self, Severity};
+use thematic::matching::{Matcher, Scratch};
+use thematic::tokenize::{Tokenizer, Tokens};
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`thematic explain … | head`) is not a failure.
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            let usage = err
+                .downcast_ref::<thematic::Error>()
+                .is_some_and(thematic::Error::is_usage);
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Code(a) => code(a),
+        Command::Explain(a) => explain(a),
+        Command::Lexicon(LexiconCommand::Check(a)) => lexicon_check(a),
+        Command::Lexicon(LexiconCommand::Show(a)) => lexicon_show(a),
+    }
+}
+
+fn tokenizer(path: Option<&PathBuf>) -> anyhow::Result<Tokenizer> {
+    match path {
+        None => Ok(Tokenizer::default_pipeline()),
+        Some(p) => Ok(Tokenizer::from_json_file(p)?),
+    }
+}
+
+fn print_warnings(warnings: &[lexicon::Diagnostic]) {
+    for w in warnings {
+        eprintln!("{w}");
+    }
+}
+
+fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
+    let tk = tokenizer(a.lexicon.tokenizer.as_ref())?;
+    let loaded = lexicon::load(a.lexicon.lexicon.as_deref(), &tk)?;
+    if !a.quiet {
+        print_warnings(&loaded.warnings);
+    }
+    let delimiter = match a.delimiter.as_deref() {
+        None => None,
+        Some("\\t") | Some("tab") | Some("TAB") => Some(b'\t'),
+        Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
+        Some(d) => {
+            return Err(thematic::Error::Usage(format!(
+                "--delimiter must be one ASCII character (or `tab`), not `{d}`"
+            ))
+            .into());
+        }
+    };
+    let show_progress = match a.progress {
+        ProgressWhen::Always => true,
+        ProgressWhen::Never => false,
+        ProgressWhen::Auto => !a.quiet && std::io::stderr().is_terminal(),
+    };
+    let opts = CodeOptions {
+        inputs: a.inputs.iter().map(|s| Input::from_arg(s)).collect(),
+        columns: ColumnSpec {
+            text: a.text,
+            id: a.id,
+            groups: a.group,
+            question: a.question,
+        },
+        delimiter,
+        out_dir: a.out,
+        threads: a.threads,
+        strict: a.strict,
+        presence: a.presence,
+        leaves_only: a.leaves_only,
+        all_label: a.all_label,
+        progress: show_progress,
+        command_line: std::env::args().collect(),
+        ..CodeOptions::default()
+    };
+    let source = LexiconSource {
+        path: loaded.path.clone(),
+        sha256: loaded.sha256.clone(),
+    };
+    let report = thematic::code::run(&opts, &loaded.lexicon, &source, &tk)?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !a.quiet {
+        let acc = &report.accounting;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", report.summary.trim_end())?;
+        writeln!(
+            out,
+            "\n{} rows read: {} answers coded ({} with no theme), {} empty, {} rows skipped. Tables in {}",
+            acc.rows_read,
+            acc.responses_coded,
+            acc.responses_uncoded,
+            acc.responses_empty,
+            acc.rows_skipped,
+            opts.out_dir.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let tk = tokenizer(a.lexicon.tokenizer.as_ref())?;
+    let loaded = lexicon::load(a.lexicon.lexicon.as_deref(), &tk)?;
+    let matcher = Matcher::new(&loaded.lexicon);
+    let text = a.text.as_str();
+    let mut tokens = Tokens::new();
+    tk.tokenize(text, &mut tokens);
+    let mut scratch = Scratch::new();
+    let mut matches = Vec::new();
+    matcher.find(text, &tokens, &mut scratch, &mut matches);
+    let mut counts = Vec::new();
+    matcher.tally(&matches, &mut counts);
+    let themes = matcher.themes();
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let toks: Vec<serde_json::Value> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, (t, norm))| {
+                serde_json::json!({"index": i, "token": norm, "start": t.start, "end": t.end, "text": &text[t.start..t.end]})
+            })
+            .collect();
+        let ms: Vec<serde_json::Value> = matches
+            .iter()
+            .map(|m| {
+                let th = &themes[m.theme as usize];
+                serde_json::json!({
+                    "theme": th.id, "entry": th.entries[m.entry as usize].text,
+                    "token_start": m.start, "token_end": m.end,
+                    "start": m.byte_start, "end": m.byte_end,
+                    "text": &text[m.byte_start..m.byte_end], "negated": m.negated,
+                })
+            })
+            .collect();
+        let cs: Vec<serde_json::Value> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.hits > 0 || c.negated > 0)
+            .map(|(i, c)| serde_json::json!({"theme": themes[i].id, "hits": c.hits, "negated_hits": c.negated, "score": c.score}))
+            .collect();
+        let doc = serde_json::json!({
+            "text": text,
+            "lexicon": loaded.lexicon.name,
+            "tokens": toks,
+            "matches": ms,
+            "themes": cs,
+            "coded_tokens": matcher.covered_tokens(tokens.len(), &matches, &mut scratch),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![vec!["#".to_string(), "token".into(), "start".into(), "end".into(), "as written".into()]];
+    for (i, (t, norm)) in tokens.iter().enumerate() {
+        rows.push(vec![i.to_string(), norm.to_string(), t.start.to_string(), t.end.to_string(), text[t.start..t.end].to_string()]);
+    }
+    writeln!(out, "{} token(s)\n{}", tokens.len(), render_table(&rows))?;
+    if matches.is_empty() {
+        writeln!(out, "no matches")?;
+    } else {
+        let mut rows = vec![vec!["theme".to_string(), "entry".into(), "tokens".into(), "bytes".into(), "matched".into(), "negated".into()]];
+        for m in &matches {
+            let th = &themes[m.theme as usize];
+            rows.push(vec![
+                th.id.clone(),
+                th.entries[m.entry as usize].text.clone(),
+                format!("{}..{}", m.start, m.end),
+                format!("{}..{}", m.byte_start, m.byte_end),
+                text[m.byte_start..m.byte_end].to_string(),
+                if m.negated { "yes".into() } else { "no".into() },
+            ]);
+        }
+        writeln!(out, "{} match(es)\n{}", matches.len(), render_table(&rows))?;
+        let mut rows = vec![vec!["theme (with parents)".to_string(), "hits".into(), "negated".into(), "score".into()]];
+        for (i, c) in counts.iter().enumerate().filter(|(_, c)| c.hits > 0 || c.negated > 0) {
+            rows.push(vec![
+                format!("{}{}", "  ".repeat(themes[i].depth), themes[i].id),
+                c.hits.to_string(),
+                c.negated.to_string(),
+                thematic::export::fmt_f64(c.score),
+            ]);
+        }
+        writeln!(out, "{}", render_table(&rows).trim_end())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lexicon_check(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
+    let tk = tokenizer(a.tokenizer.as_ref())?;
+    match lexicon::load(a.file.as_deref(), &tk) {
+        Ok(loaded) => {
+            print_warnings(&loaded.warnings);
+            let themes = Matcher::new(&loaded.lexicon).themes().len();
+            let terms: usize = loaded.lexicon.themes.iter().map(|t| t.terms.len()).sum();
+            println!(
+                "{}: ok: {} theme(s), {} term(s), {} warning(s)",
+                loaded.path,
+                themes,
+                terms,
+                loaded.warnings.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(thematic::Error::Lexicon { path, diagnostics }) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+            eprintln!("{path}: {errors} error(s), {} warning(s)", diagnostics.len() - errors);
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e).context("cannot check the lexicon"),
+    }
+}
+
+fn lexicon_show(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
+    let tk = tokenizer(a.tokenizer.as_ref())?;
+    let loaded = lexicon::load(a.file.as_deref(), &tk)?;
+    print_warnings(&loaded.warnings);
+    let lex = &loaded.lexicon;
+    let matcher = Matcher::new(lex);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} {} ({} semantics)",
+        lex.name,
+        lex.version.as_deref().unwrap_or(""),
+        lex.semantics.as_str()
+    )?;
+    for theme in matcher.themes() {
+        let indent = "  ".repeat(theme.depth);
+        let label = theme.label.as_deref().map(|l| format!(": {l}")).unwrap_or_default();
+        writeln!(out, "{indent}{}{label}", theme.id)?;
+        let Some(src) = lex.themes.iter().find(|t| t.id == theme.id) else {
+            continue;
+        };
+        for (list, what) in [(&src.terms, "term"), (&src.exclude, "exclude")] {
+            for term in list {
+                let toks: Vec<String> = term.pattern.iter().map(|p| format!("[{p}]")).collect();
+                let weight = if term.weight == 1.0 { String::new() } else { format!("  ×{}", term.weight) };
+                writeln!(out, "{indent}  {what:<7} {:<28} {}{weight}", term.text, toks.join(" "))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,160 @@
+//! Command-line arguments (clap derive). Only the binary sees these types;
+//! `main.rs` turns them into library options before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+
+/// Code open-ended survey answers against a thematic lexicon and export
+/// theme-frequency tables by group.
+#[derive(Debug, Parser)]
+#[command(name = "thematic", version, about, max_term_width = 100)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Code answers and write theme-frequency tables by group.
+    Code(CodeArgs),
+    /// Show the tokens and matches of one text.
+    Explain(ExplainArgs),
+    /// Check or show a lexicon.
+    #[command(subcommand)]
+    Lexicon(LexiconCommand),
+}
+
+/// When to draw the progress bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressWhen {
+    /// When stderr is a terminal and not --quiet.
+    Auto,
+    /// Always (even when stderr is not a terminal).
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct LexiconOpts {
+    /// Lexicon file (default: the bundled recovery.toml).
+    #[arg(long, short = 'l', value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
+    /// A tokenizer.json whose normalizer and pre-tokenizer replace the
+    /// default tokenizer.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct CodeArgs {
+    /// Input CSV/TSV files (`-` = stdin); several are concatenated.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub lexicon: LexiconOpts,
+
+    /// Text column; repeat for the wide layout (each column a question).
+    /// Default: the column named text, response or answer.
+    #[arg(long, value_name = "COL", help_heading = "Columns")]
+    pub text: Vec<String>,
+    /// Respondent id column (fills the respondent columns).
+    #[arg(long, value_name = "COL", help_heading = "Columns")]
+    pub id: Option<String>,
+    /// Group column; repeat for several.
+    #[arg(long, value_name = "COL", help_heading = "Columns")]
+    pub group: Vec<String>,
+    /// Question column (long layout).
+    #[arg(long, value_name = "COL", help_heading = "Columns")]
+    pub question: Option<String>,
+    /// Field delimiter (default: TAB for .tsv/.tab, else comma).
+    #[arg(long, value_name = "CHAR", help_heading = "Columns")]
+    pub delimiter: Option<String>,
+
+    /// Output folder.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "thematic-out", help_heading = "Output")]
+    pub out: PathBuf,
+    /// 0/1 presence instead of hit counts in responses.csv.
+    #[arg(long, help_heading = "Output")]
+    pub presence: bool,
+    /// Only leaf themes in the tables (no parent roll-ups).
+    #[arg(long, help_heading = "Output")]
+    pub leaves_only: bool,
+    /// Label of the level that pools every value of a column.
+    #[arg(long, value_name = "LABEL", default_value = "All", help_heading = "Output")]
+    pub all_label: String,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0, help_heading = "Run")]
+    pub threads: usize,
+    /// Fail on the first malformed row instead of skipping it.
+    #[arg(long, help_heading = "Run")]
+    pub strict: bool,
+    /// No progress bar, no summary table.
+    #[arg(long, short = 'q', help_heading = "Run")]
+    pub quiet: bool,
+    /// When to draw the progress bar.
+    #[arg(long, value_enum, default_value = "auto", help_heading = "Run")]
+    pub progress: ProgressWhen,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ExplainArgs {
+    /// The text to explain.
+    #[arg(value_name = "TEXT")]
+    pub text: String,
+    #[command(flatten)]
+    pub lexicon: LexiconOpts,
+    /// Machine-readable JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LexiconCommand {
+    /// Report errors and warnings (exit 1 on errors).
+    Check(LexiconFileArgs),
+    /// Print the theme tree with each term as normalized tokens.
+    Show(LexiconFileArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct LexiconFileArgs {
+    /// Lexicon file (default: the bundled recovery.toml).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A tokenizer.json to normalize terms with.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_app() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn code_flags() {
+        let a = Args::try_parse_from([
+            "thematic", "code", "a.csv", "-", "--text", "q1", "--text", "q2", "--group", "g",
+            "--group", "h", "-j", "2", "--id", "pid",
+        ])
+        .unwrap();
+        let Command::Code(c) = a.command else { panic!("not code") };
+        assert_eq!(c.inputs, ["a.csv", "-"]);
+        assert_eq!(c.text, ["q1", "q2"]);
+        assert_eq!(c.group, ["g", "h"]);
+        assert_eq!(c.threads, 2);
+        assert_eq!(c.id.as_deref(), Some("pid"));
+        assert_eq!(c.out, PathBuf::from("thematic-out"));
+        assert!(Args::try_parse_from(["thematic", "code"]).is_err());
+        assert!(Args::try_parse_from(["thematic", "code", "a.csv", "--progress", "sometimes"]).is_err());
+    }
+}

@@ -1,0 +1,683 @@
+//! The `code` run: inputs in, output folder out (DESIGN 1, 5, 6).
+//!
+//! A reader thread streams batches of rows; each batch is cut into chunks
+//! of a fixed number of rows, which are coded in parallel by rayon (or one
+//! after another with one thread); chunk results are consumed in input
+//! order. Chunking never depends on the thread count and every chunk's
+//! output (CSV bytes, partial aggregate) is merged in order, so every
+//! output file is byte-identical for any `--threads`. Memory is bounded by
+//! the batch queue plus the aggregates.
+//!
+//! Output files are written into a temporary folder inside the output
+//! folder and moved into place only when the whole run succeeded.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::aggregate::{Aggregate, Coded};
+use crate::error::Error;
+use crate::export::tables::{self, TableContext};
+use crate::export::{fmt_f64, safe_names};
+use crate::ingest::{ColumnSpec, Input, InputStats, ReadOptions, Reader, Row, Skipped};
+use crate::lexicon::Lexicon;
+use crate::matching::{Match, Matcher, Scratch, ThemeCounts};
+use crate::tokenize::{Tokenizer, Tokens};
+
+/// Rows coded together by one worker; fixed so outputs do not depend on
+/// the thread count.
+const CHUNK_ROWS: usize = 256;
+
+/// Everything a `code` run needs besides the lexicon and tokenizer.
+#[derive(Clone, Debug)]
+pub struct CodeOptions {
+    /// Inputs, concatenated in order.
+    pub inputs: Vec<Input>,
+    /// Column mapping.
+    pub columns: ColumnSpec,
+    /// Field delimiter; `None` = from each file's extension.
+    pub delimiter: Option<u8>,
+    /// Output folder.
+    pub out_dir: PathBuf,
+    /// Worker threads; 0 = one per core.
+    pub threads: usize,
+    /// Fail on the first malformed row.
+    pub strict: bool,
+    /// 0/1 instead of hit counts in `responses.csv`.
+    pub presence: bool,
+    /// Only leaf themes in tables.
+    pub leaves_only: bool,
+    /// Label of the `All` level.
+    pub all_label: String,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// The command line, for the manifest.
+    pub command_line: Vec<String>,
+    /// Rows per batch handed from the reader to the workers.
+    pub batch_rows: usize,
+}
+
+impl Default for CodeOptions {
+    fn default() -> Self {
+        CodeOptions {
+            inputs: Vec::new(),
+            columns: ColumnSpec::default(),
+            delimiter: None,
+            out_dir: PathBuf::from("thematic-out"),
+            threads: 0,
+            strict: false,
+            presence: false,
+            leaves_only: false,
+            all_label: "All".into(),
+            progress: false,
+            command_line: Vec::new(),
+            batch_rows: 8192,
+        }
+    }
+}
+
+/// Where the lexicon came from, for the manifest.
+#[derive(Clone, Debug, Serialize)]
+pub struct LexiconSource {
+    /// Path as given, or `<bundled>`.
+    pub path: String,
+    /// SHA-256 of the lexicon file's bytes.
+    pub sha256: String,
+}
+
+/// Row accounting of a run (DESIGN 6: read = coded + empty + skipped, per
+/// text column in the wide layout).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Accounting {
+    /// Data rows read over all inputs.
+    pub rows_read: u64,
+    /// Rows skipped as malformed (listed in `skipped.csv`).
+    pub rows_skipped: u64,
+    /// Text columns per row (1 in the long layout).
+    pub text_columns: u64,
+    /// Answers coded (non-empty text).
+    pub responses_coded: u64,
+    /// Answers with empty or whitespace-only text.
+    pub responses_empty: u64,
+    /// Coded answers without any token (e.g. only emoji).
+    pub responses_without_tokens: u64,
+    /// Coded answers with no theme.
+    pub responses_uncoded: u64,
+    /// Coded answers whose id was empty (not counted as respondents).
+    pub responses_without_id: u64,
+}
+
+/// What a finished run reports back.
+#[derive(Debug)]
+pub struct CodeReport {
+    /// The summary table (themes × first group, `n (%)`).
+    pub summary: String,
+    /// Row accounting.
+    pub accounting: Accounting,
+    /// Warnings worth printing (empty ids, invalid UTF-8…).
+    pub warnings: Vec<String>,
+    /// Files written, in the output folder.
+    pub outputs: Vec<PathBuf>,
+}
+
+/// Read-only context shared by the workers.
+struct RunCtx<'a> {
+    matcher: &'a Matcher,
+    tokenizer: &'a Tokenizer,
+    presence: bool,
+    all_label: &'a str,
+    check_question_label: bool,
+    /// Themes with a column in `responses.csv`, by index.
+    columns: Vec<usize>,
+    group_names: &'a [String],
+}
+
+/// Per-thread working memory.
+#[derive(Default)]
+struct Worker {
+    tokens: Tokens,
+    scratch: Scratch,
+    matches: Vec<Match>,
+    counts: Vec<ThemeCounts>,
+    record: Vec<String>,
+}
+
+/// The output of one chunk.
+struct ChunkOut {
+    responses: Vec<u8>,
+    uncoded: Vec<u8>,
+    agg: Aggregate,
+    coded: u64,
+    empty: u64,
+    uncoded_n: u64,
+    without_id: u64,
+    /// (input, line) of every field where invalid UTF-8 was replaced.
+    invalid_utf8: Vec<(usize, u64)>,
+}
+
+/// Run `thematic code`.
+pub fn run(
+    opts: &CodeOptions,
+    lexicon: &Lexicon,
+    source: &LexiconSource,
+    tokenizer: &Tokenizer,
+) -> Result<CodeReport, Error> {
+    if opts.inputs.is_empty() {
+        return Err(Error::Usage("no input: name a CSV/TSV file or `-` for stdin".into()));
+    }
+    if opts.inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Err(Error::Usage("stdin (`-`) can be read only once".into()));
+    }
+    let matcher = Matcher::new(lexicon);
+    let read_opts = ReadOptions {
+        delimiter: opts.delimiter,
+        batch_rows: opts.batch_rows.max(1),
+        strict: opts.strict,
+    };
+    let reader = Reader::new(opts.inputs.clone(), opts.columns.clone(), read_opts)?;
+    let layout = reader.layout().clone();
+    let header = reader.header().to_vec();
+    let group_names: Vec<String> = layout.groups.iter().map(|&i| header[i].clone()).collect();
+    let wide = layout.text.len() > 1;
+    let has_ids = layout.id.is_some();
+
+    // The output folder: never write over an input.
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(opts.out_dir.display(), e))?;
+    check_not_inputs(&opts.out_dir, &opts.inputs)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".thematic-tmp-")
+        .tempdir_in(&opts.out_dir)
+        .map_err(|e| Error::io(opts.out_dir.display(), e))?;
+
+    let table_themes: Vec<usize> = matcher
+        .themes()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !opts.leaves_only || t.is_leaf)
+        .map(|(i, _)| i)
+        .collect();
+    let theme_ids: Vec<&str> = table_themes
+        .iter()
+        .map(|&i| matcher.themes()[i].id.as_str())
+        .collect();
+    let mut fixed = vec!["row".to_string(), "id".to_string()];
+    fixed.extend(group_names.iter().cloned());
+    fixed.extend(["question".to_string(), "tokens".into(), "coded_pct".into()]);
+    let reserved: Vec<&str> = fixed.iter().map(String::as_str).collect();
+    let col_names = safe_names(&theme_ids, &reserved);
+
+    let ctx = RunCtx {
+        matcher: &matcher,
+        tokenizer,
+        presence: opts.presence,
+        all_label: &opts.all_label,
+        check_question_label: wide || layout.question.is_some(),
+        columns: table_themes.clone(),
+        group_names: &group_names,
+    };
+
+    let mut files = OutFiles::create(tmp.path())?;
+    {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut h = fixed.clone();
+        h.extend(col_names.iter().cloned());
+        w.write_record(&h).expect("writing to memory");
+        files.responses.write(&w.into_inner().expect("memory"))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut h: Vec<String> = vec!["row".into(), "id".into()];
+        h.extend(group_names.iter().cloned());
+        h.extend(["question".to_string(), "text".into()]);
+        w.write_record(&h).expect("writing to memory");
+        files.uncoded.write(&w.into_inner().expect("memory"))?;
+        files.skipped.write(b"file,line,reason\n")?;
+    }
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| Error::Data(format!("cannot start worker threads: {e}")))?;
+    let single = pool.current_num_threads() == 1;
+
+    let bar = crate::progress::bar(opts.progress, reader.total_bytes());
+    let progress = reader.progress();
+
+    // The reader thread: batches through a bounded queue, so memory stays
+    // bounded whatever the input size.
+    let (tx, rx) = mpsc::sync_channel::<Result<crate::ingest::Batch, Error>>(2);
+    let mut total = Aggregate::new(matcher.themes().len());
+    let mut acc = Accounting {
+        text_columns: layout.text.len() as u64,
+        ..Accounting::default()
+    };
+    let mut invalid: Vec<(usize, u64)> = Vec::new();
+    let stats: Vec<InputStats> = std::thread::scope(|scope| -> Result<Vec<InputStats>, Error> {
+        let handle = scope.spawn(move || {
+            let mut reader = reader;
+            loop {
+                match reader.next_batch() {
+                    Ok(Some(b)) => {
+                        if tx.send(Ok(b)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+            reader.finish()
+        });
+        for batch in rx.iter() {
+            let batch = batch?;
+            let chunks: Vec<&[Row]> = batch.rows.chunks(CHUNK_ROWS).collect();
+            let outs: Vec<Result<ChunkOut, Error>> = if single {
+                let mut w = Worker::default();
+                chunks.iter().map(|c| code_chunk(&ctx, c, &mut w)).collect()
+            } else {
+                pool.install(|| {
+                    chunks
+                        .par_iter()
+                        .map_init(Worker::default, |w, c| code_chunk(&ctx, c, w))
+                        .collect()
+                })
+            };
+            for out in outs {
+                let out = out?;
+                files.responses.write(&out.responses)?;
+                files.uncoded.write(&out.uncoded)?;
+                total.merge(&out.agg);
+                acc.responses_coded += out.coded;
+                acc.responses_empty += out.empty;
+                acc.responses_uncoded += out.uncoded_n;
+                acc.responses_without_id += out.without_id;
+                invalid.extend(out.invalid_utf8);
+            }
+            write_skipped(&mut files.skipped, &batch.skipped)?;
+            bar.set_position(progress.load(Ordering::Relaxed));
+        }
+        let stats = handle.join().expect("the reader thread does not panic");
+        Ok(stats)
+    })?;
+    bar.finish_and_clear();
+
+    let mut stats = stats;
+    for (input, line) in invalid {
+        let s = &mut stats[input];
+        s.invalid_utf8_fields += 1;
+        s.first_invalid_utf8_line = Some(s.first_invalid_utf8_line.map_or(line, |l| l.min(line)));
+    }
+    acc.rows_read = stats.iter().map(|s| s.rows_read).sum();
+    acc.rows_skipped = stats.iter().map(|s| s.rows_skipped).sum();
+    acc.responses_without_tokens = total.responses_without_tokens;
+
+    let cells = total.cells_with_all();
+    let tctx = TableContext {
+        matcher: &matcher,
+        group_names: &group_names,
+        all_label: &opts.all_label,
+        leaves_only: opts.leaves_only,
+        has_ids,
+    };
+    let csv_err = |name: &str| {
+        let name = name.to_string();
+        move |e: csv::Error| Error::Data(format!("writing {name}: {e}"))
+    };
+    tables::write_long(&mut files.long, &tctx, &cells).map_err(csv_err("themes_by_group.csv"))?;
+    tables::write_wide(&mut files.wide, &tctx, &cells)
+        .map_err(csv_err("themes_by_group_wide.csv"))?;
+    tables::write_terms(&mut files.terms, &tctx, &cells).map_err(csv_err("terms_by_group.csv"))?;
+    let written = files.finish()?;
+
+    let mut warnings = Vec::new();
+    if acc.responses_without_id > 0 {
+        warnings.push(format!(
+            "{} response(s) have an empty id: counted as responses, not as respondents",
+            acc.responses_without_id
+        ));
+    }
+    for s in &stats {
+        if s.invalid_utf8_fields > 0 {
+            warnings.push(format!(
+                "{}: invalid UTF-8 replaced in {} field(s), first on line {}",
+                s.path,
+                s.invalid_utf8_fields,
+                s.first_invalid_utf8_line.unwrap_or(0)
+            ));
+        }
+        if s.extra_header_rows > 0 {
+            warnings.push(format!(
+                "{}: skipped {} extra header row(s) of a Qualtrics export",
+                s.path, s.extra_header_rows
+            ));
+        }
+    }
+    if acc.rows_skipped > 0 {
+        warnings.push(format!(
+            "{} malformed row(s) skipped: see skipped.csv",
+            acc.rows_skipped
+        ));
+    }
+
+    // The manifest, with the SHA-256 of every other output.
+    let mut outputs = Vec::new();
+    for name in &written {
+        let sha = crate::ingest::sha256_file(&tmp.path().join(name))
+            .map_err(|e| Error::io(name, e))?;
+        outputs.push(ManifestOutput { file: name.clone(), sha256: sha });
+    }
+    let manifest = Manifest {
+        tool: "thematic",
+        version: env!("CARGO_PKG_VERSION"),
+        command_line: opts.command_line.clone(),
+        inputs: stats,
+        lexicon: ManifestLexicon {
+            name: lexicon.name.clone(),
+            version: lexicon.version.clone(),
+            path: source.path.clone(),
+            sha256: source.sha256.clone(),
+            semantics: lexicon.semantics.as_str(),
+            negation: lexicon.negation.is_some(),
+            themes: matcher.themes().len(),
+        },
+        tokenizer: if tokenizer.is_default() { "default" } else { "tokenizer.json" },
+        options: ManifestOptions {
+            text: layout.text.iter().map(|t| t.1.clone()).collect(),
+            id: layout.id.map(|i| header[i].clone()),
+            groups: group_names.clone(),
+            question: layout.question.map(|i| header[i].clone()),
+            delimiter: opts.delimiter.map(|d| (d as char).to_string()),
+            presence: opts.presence,
+            leaves_only: opts.leaves_only,
+            all_label: opts.all_label.clone(),
+            strict: opts.strict,
+        },
+        accounting: acc.clone(),
+        columns: col_names
+            .iter()
+            .zip(&theme_ids)
+            .map(|(c, t)| ManifestColumn { column: c.clone(), theme: t.to_string() })
+            .collect(),
+        outputs,
+    };
+    let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
+    std::fs::write(tmp.path().join("manifest.json"), json + "\n")
+        .map_err(|e| Error::io("manifest.json", e))?;
+
+    // Success: move every file into place.
+    let mut moved = Vec::new();
+    for name in written.iter().map(String::as_str).chain(["manifest.json"]) {
+        let dest = opts.out_dir.join(name);
+        std::fs::rename(tmp.path().join(name), &dest).map_err(|e| Error::io(dest.display(), e))?;
+        moved.push(dest);
+    }
+
+    Ok(CodeReport {
+        summary: tables::summary(&tctx, &cells),
+        accounting: acc,
+        warnings,
+        outputs: moved,
+    })
+}
+
+/// Code one chunk of rows.
+fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut, Error> {
+    let mut out = ChunkOut {
+        responses: Vec::with_capacity(rows.len() * 64),
+        uncoded: Vec::new(),
+        agg: Aggregate::new(ctx.matcher.themes().len()),
+        coded: 0,
+        empty: 0,
+        uncoded_n: 0,
+        without_id: 0,
+        invalid_utf8: Vec::new(),
+    };
+    let mut responses = csv::WriterBuilder::new().from_writer(std::mem::take(&mut out.responses));
+    let mut uncoded = csv::Writer::from_writer(Vec::new());
+    let csv_mem = |e: csv::Error| Error::Data(format!("formatting CSV: {e}"));
+    for row in rows {
+        let layout = &row.layout;
+        let mut get = |i: usize| {
+            let (s, bad) = row.field(i);
+            if bad {
+                out.invalid_utf8.push((row.input, row.line));
+            }
+            s
+        };
+        let id = layout.id.map(&mut get);
+        let groups: Vec<_> = layout.groups.iter().map(|&i| get(i)).collect();
+        for (gi, g) in groups.iter().enumerate() {
+            if g.as_ref() == ctx.all_label {
+                return Err(all_label_error(row, &ctx.group_names[gi], ctx.all_label));
+            }
+        }
+        let question_field = layout.question.map(&mut get);
+        for (col, col_name) in &layout.text {
+            let text = get(*col);
+            let question: &str = question_field.as_deref().unwrap_or(col_name);
+            if ctx.check_question_label && question == ctx.all_label {
+                return Err(all_label_error(row, "question", ctx.all_label));
+            }
+            if text.trim().is_empty() {
+                out.empty += 1;
+                continue;
+            }
+            out.coded += 1;
+            ctx.tokenizer.tokenize(&text, &mut w.tokens);
+            ctx.matcher.find(&text, &w.tokens, &mut w.scratch, &mut w.matches);
+            ctx.matcher.tally(&w.matches, &mut w.counts);
+            let n_tokens = w.tokens.len();
+            let covered = ctx.matcher.covered_tokens(n_tokens, &w.matches, &mut w.scratch);
+            let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
+            out.agg.add(
+                &group_refs,
+                question,
+                Coded {
+                    id: id.as_deref(),
+                    tokens: n_tokens as u64,
+                    counts: &w.counts,
+                    matches: &w.matches,
+                },
+            );
+            if id.as_deref() == Some("") {
+                out.without_id += 1;
+            }
+
+            let rec = &mut w.record;
+            rec.clear();
+            rec.push(row.row.to_string());
+            rec.push(id.as_deref().unwrap_or("").to_string());
+            rec.extend(group_refs.iter().map(|g| g.to_string()));
+            rec.push(question.to_string());
+            rec.push(n_tokens.to_string());
+            rec.push(if n_tokens == 0 {
+                String::new()
+            } else {
+                fmt_f64(100.0 * covered as f64 / n_tokens as f64)
+            });
+            for &t in &ctx.columns {
+                let hits = w.counts[t].hits;
+                rec.push(if ctx.presence {
+                    u64::from(hits > 0).to_string()
+                } else {
+                    hits.to_string()
+                });
+            }
+            responses.write_record(rec.iter()).map_err(csv_mem)?;
+
+            if w.counts.iter().all(|c| c.hits == 0) {
+                out.uncoded_n += 1;
+                let mut rec: Vec<&str> = vec![&rec[0], &rec[1]];
+                rec.extend(group_refs.iter().copied());
+                rec.push(question);
+                rec.push(&text);
+                uncoded.write_record(&rec).map_err(csv_mem)?;
+            }
+        }
+    }
+    out.responses = responses.into_inner().map_err(|e| Error::Data(e.to_string()))?;
+    out.uncoded = uncoded.into_inner().map_err(|e| Error::Data(e.to_string()))?;
+    Ok(out)
+}
+
+fn all_label_error(row: &Row, column: &str, label: &str) -> Error {
+    Error::Data(format!(
+        "line {}: column `{column}` has the value `{label}`, which is the label of the level that pools every value; choose another label with --all-label",
+        row.line
+    ))
+}
+
+fn write_skipped(w: &mut Out, skipped: &[Skipped]) -> Result<(), Error> {
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    let mut c = csv::Writer::from_writer(Vec::new());
+    for s in skipped {
+        c.write_record([s.file.as_str(), &s.line.to_string(), &s.reason])
+            .map_err(|e| Error::Data(e.to_string()))?;
+    }
+    w.write(&c.into_inner().map_err(|e| Error::Data(e.to_string()))?)
+}
+
+/// Refuse an output folder where an output file would be an input.
+fn check_not_inputs(out_dir: &Path, inputs: &[Input]) -> Result<(), Error> {
+    let names = [
+        "themes_by_group.csv",
+        "themes_by_group_wide.csv",
+        "responses.csv",
+        "terms_by_group.csv",
+        "uncoded.csv",
+        "skipped.csv",
+        "manifest.json",
+    ];
+    for input in inputs {
+        let Input::Path(p) = input else { continue };
+        let Ok(p) = p.canonicalize() else { continue };
+        for name in names {
+            if let Ok(o) = out_dir.join(name).canonicalize() {
+                if o == p {
+                    return Err(Error::Usage(format!(
+                        "the output {} would overwrite the input {}: choose another --out",
+                        o.display(),
+                        input.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One buffered output file in the temporary folder.
+struct Out {
+    name: &'static str,
+    w: BufWriter<File>,
+}
+
+impl Out {
+    fn create(dir: &Path, name: &'static str) -> Result<Out, Error> {
+        let f = File::create(dir.join(name)).map_err(|e| Error::io(name, e))?;
+        Ok(Out { name, w: BufWriter::with_capacity(1 << 16, f) })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.w.write_all(bytes).map_err(|e| Error::io(self.name, e))
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.w.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+struct OutFiles {
+    responses: Out,
+    uncoded: Out,
+    skipped: Out,
+    long: Out,
+    wide: Out,
+    terms: Out,
+}
+
+impl OutFiles {
+    fn create(dir: &Path) -> Result<OutFiles, Error> {
+        Ok(OutFiles {
+            responses: Out::create(dir, "responses.csv")?,
+            uncoded: Out::create(dir, "uncoded.csv")?,
+            skipped: Out::create(dir, "skipped.csv")?,
+            long: Out::create(dir, "themes_by_group.csv")?,
+            wide: Out::create(dir, "themes_by_group_wide.csv")?,
+            terms: Out::create(dir, "terms_by_group.csv")?,
+        })
+    }
+
+    /// Flush everything; the names of the files, in a fixed order.
+    fn finish(self) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        for mut o in [self.long, self.wide, self.responses, self.terms, self.uncoded, self.skipped] {
+            o.w.flush().map_err(|e| Error::io(o.name, e))?;
+            names.push(o.name.to_string());
+        }
+        Ok(names)
+    }
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    tool: &'static str,
+    version: &'static str,
+    command_line: Vec<String>,
+    inputs: Vec<InputStats>,
+    lexicon: ManifestLexicon,
+    tokenizer: &'static str,
+    options: ManifestOptions,
+    accounting: Accounting,
+    columns: Vec<ManifestColumn>,
+    outputs: Vec<ManifestOutput>,
+}
+
+#[derive(Serialize)]
+struct ManifestLexicon {
+    name: String,
+    version: Option<String>,
+    path: String,
+    sha256: String,
+    semantics: &'static str,
+    negation: bool,
+    themes: usize,
+}
+
+#[derive(Serialize)]
+struct ManifestOptions {
+    text: Vec<String>,
+    id: Option<String>,
+    groups: Vec<String>,
+    question: Option<String>,
+    delimiter: Option<String>,
+    presence: bool,
+    leaves_only: bool,
+    all_label: String,
+    strict: bool,
+}
+
+#[derive(Serialize)]
+struct ManifestColumn {
+    column: String,
+    theme: String,
+}
+
+#[derive(Serialize)]
+struct ManifestOutput {
+    file: String,
+    sha256: String,
+}

@@ -1,0 +1,118 @@
+//! Export: every table the tool writes, and nothing else formats output.
+//!
+//! This module owns DESIGN 6's files: the tidy table, the wide table, the
+//! per-response table, the summary printed at the end, number formatting
+//! (DESIGN 4: integers as integers, other values in Rust's shortest
+//! round-trip form) and column names safe for R, Stata and SPSS.
+
+pub mod tables;
+
+/// A number as DESIGN 4 wants it in CSV: shortest round-trip `Display`
+/// (`50`, `12.5`, `0.00001`); NaN and infinities are written as empty.
+pub fn fmt_f64(x: f64) -> String {
+    if x.is_finite() {
+        // `-0` would surprise a reader.
+        if x == 0.0 { "0".into() } else { format!("{x}") }
+    } else {
+        String::new()
+    }
+}
+
+/// `100 × num / den`, or empty when `den` is 0.
+pub fn pct(num: u64, den: u64) -> String {
+    if den == 0 {
+        String::new()
+    } else {
+        fmt_f64(100.0 * num as f64 / den as f64)
+    }
+}
+
+/// `1000 × num / den`, or empty when `den` is 0.
+pub fn per_1000(num: u64, den: u64) -> String {
+    if den == 0 {
+        String::new()
+    } else {
+        fmt_f64(1000.0 * num as f64 / den as f64)
+    }
+}
+
+/// Column names made from theme ids (DESIGN 4): only `[A-Za-z0-9_]`, cut
+/// to 32 characters, starting with a letter, `_2`, `_3`… on collision with
+/// each other or with `reserved` names (compared case-insensitively, since
+/// Stata and SPSS do).
+pub fn safe_names(ids: &[&str], reserved: &[&str]) -> Vec<String> {
+    const MAX: usize = 32;
+    let mut taken: std::collections::HashSet<String> =
+        reserved.iter().map(|r| r.to_ascii_lowercase()).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut base: String = id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if !base.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            base.insert_str(0, "t_");
+        }
+        base.truncate(MAX);
+        let mut name = base.clone();
+        let mut n = 2;
+        while taken.contains(&name.to_ascii_lowercase()) {
+            let suffix = format!("_{n}");
+            let mut b = base.clone();
+            b.truncate(MAX - suffix.len());
+            name = format!("{b}{suffix}");
+            n += 1;
+        }
+        taken.insert(name.to_ascii_lowercase());
+        out.push(name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(fmt_f64(50.0), "50");
+        assert_eq!(fmt_f64(12.5), "12.5");
+        assert_eq!(fmt_f64(0.00001), "0.00001");
+        assert_eq!(fmt_f64(-0.0), "0");
+        assert_eq!(fmt_f64(f64::NAN), "");
+        assert_eq!(pct(1, 3), "33.333333333333336");
+        assert_eq!(pct(1, 0), "");
+        assert_eq!(per_1000(3, 200), "15");
+    }
+
+    #[test]
+    fn safe_column_names() {
+        let ids = [
+            "objectives.abstinence",
+            "objectives-abstinence",
+            "12step",
+            "a.very.long.theme.identifier.that.goes.on.and.on",
+            "a.very.long.theme.identifier.that.goes.on.and.on.too",
+            "Row",
+            "émotion",
+        ];
+        let got = safe_names(&ids, &["row", "id"]);
+        assert_eq!(
+            got,
+            [
+                "objectives_abstinence",
+                "objectives_abstinence_2",
+                "t_12step",
+                "a_very_long_theme_identifier_tha",
+                "a_very_long_theme_identifier_t_2",
+                "Row_2",
+                "t__motion",
+            ]
+        );
+        for name in &got {
+            assert!(name.len() <= 32);
+            assert!(name.starts_with(|c: char| c.is_ascii_alphabetic()));
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        }
+    }
+}
