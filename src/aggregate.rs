@@ -281,7 +281,9 @@ impl Aggregate {
                         Level::Value(self.questions[*q].clone())
                     },
                 };
-                out.entry(key).or_insert_with(|| Cell::new(self.n_themes)).merge(cell);
+                out.entry(key)
+                    .or_insert_with(|| Cell::new(self.n_themes))
+                    .merge(cell);
             }
         }
         out
@@ -312,7 +314,12 @@ mod tests {
         let mut a = Aggregate::new(2);
         let c1 = counts(&[1, 0]);
         let c2 = counts(&[0, 2]);
-        let r = |id, c: &'static [ThemeCounts]| Coded { id: Some(id), tokens: 10, counts: c, matches: &[] };
+        let r = |id, c: &'static [ThemeCounts]| Coded {
+            id: Some(id),
+            tokens: 10,
+            counts: c,
+            matches: &[],
+        };
         let c1: &'static [ThemeCounts] = Box::leak(c1.into_boxed_slice());
         let c2: &'static [ThemeCounts] = Box::leak(c2.into_boxed_slice());
         a.add(&["AA"], "q1", r("p1", c1));
@@ -322,7 +329,11 @@ mod tests {
         // groups {AA, NA, All} × questions {q1, q2, All}, minus (NA, q2).
         assert_eq!(cells.len(), 8);
         let all = cells
-            .get(&CellKey { groups: vec![Level::All], question_order: usize::MAX, question: Level::All })
+            .get(&CellKey {
+                groups: vec![Level::All],
+                question_order: usize::MAX,
+                question: Level::All,
+            })
             .unwrap();
         assert_eq!(all.responses, 3);
         assert_eq!(all.tokens, 30);
@@ -336,13 +347,22 @@ mod tests {
     #[test]
     fn merge_equals_one_run() {
         let c: &'static [ThemeCounts] = Box::leak(counts(&[1, 3]).into_boxed_slice());
-        let r = Coded { id: Some("x"), tokens: 5, counts: c, matches: &[] };
+        let r = Coded {
+            id: Some("x"),
+            tokens: 5,
+            counts: c,
+            matches: &[],
+        };
         let mut one = Aggregate::new(2);
         let mut s1 = Aggregate::new(2);
         let mut s2 = Aggregate::new(2);
         for (i, g) in ["a", "b", "a", "c"].iter().enumerate() {
             one.add(&[g], "q", r);
-            if i < 2 { s1.add(&[g], "q", r) } else { s2.add(&[g], "q", r) }
+            if i < 2 {
+                s1.add(&[g], "q", r)
+            } else {
+                s2.add(&[g], "q", r)
+            }
         }
         s1.merge(&s2);
         assert_eq!(s1.cells_with_all(), one.cells_with_all());

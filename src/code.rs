@@ -168,7 +168,9 @@ pub fn run(
     tokenizer: &Tokenizer,
 ) -> Result<CodeReport, Error> {
     if opts.inputs.is_empty() {
-        return Err(Error::Usage("no input: name a CSV/TSV file or `-` for stdin".into()));
+        return Err(Error::Usage(
+            "no input: name a CSV/TSV file or `-` for stdin".into(),
+        ));
     }
     if opts.inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         return Err(Error::Usage("stdin (`-`) can be read only once".into()));
@@ -368,9 +370,12 @@ pub fn run(
     // The manifest, with the SHA-256 of every other output.
     let mut outputs = Vec::new();
     for name in &written {
-        let sha = crate::ingest::sha256_file(&tmp.path().join(name))
-            .map_err(|e| Error::io(name, e))?;
-        outputs.push(ManifestOutput { file: name.clone(), sha256: sha });
+        let sha =
+            crate::ingest::sha256_file(&tmp.path().join(name)).map_err(|e| Error::io(name, e))?;
+        outputs.push(ManifestOutput {
+            file: name.clone(),
+            sha256: sha,
+        });
     }
     let manifest = Manifest {
         tool: "thematic",
@@ -386,7 +391,11 @@ pub fn run(
             negation: lexicon.negation.is_some(),
             themes: matcher.themes().len(),
         },
-        tokenizer: if tokenizer.is_default() { "default" } else { "tokenizer.json" },
+        tokenizer: if tokenizer.is_default() {
+            "default"
+        } else {
+            "tokenizer.json"
+        },
         options: ManifestOptions {
             text: layout.text.iter().map(|t| t.1.clone()).collect(),
             id: layout.id.map(|i| header[i].clone()),
@@ -402,7 +411,10 @@ pub fn run(
         columns: col_names
             .iter()
             .zip(&theme_ids)
-            .map(|(c, t)| ManifestColumn { column: c.clone(), theme: t.to_string() })
+            .map(|(c, t)| ManifestColumn {
+                column: c.clone(),
+                theme: t.to_string(),
+            })
             .collect(),
         outputs,
     };
@@ -470,10 +482,13 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             }
             out.coded += 1;
             ctx.tokenizer.tokenize(&text, &mut w.tokens);
-            ctx.matcher.find(&text, &w.tokens, &mut w.scratch, &mut w.matches);
+            ctx.matcher
+                .find(&text, &w.tokens, &mut w.scratch, &mut w.matches);
             ctx.matcher.tally(&w.matches, &mut w.counts);
             let n_tokens = w.tokens.len();
-            let covered = ctx.matcher.covered_tokens(n_tokens, &w.matches, &mut w.scratch);
+            let covered = ctx
+                .matcher
+                .covered_tokens(n_tokens, &w.matches, &mut w.scratch);
             let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
             out.agg.add(
                 &group_refs,
@@ -521,8 +536,12 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             }
         }
     }
-    out.responses = responses.into_inner().map_err(|e| Error::Data(e.to_string()))?;
-    out.uncoded = uncoded.into_inner().map_err(|e| Error::Data(e.to_string()))?;
+    out.responses = responses
+        .into_inner()
+        .map_err(|e| Error::Data(e.to_string()))?;
+    out.uncoded = uncoded
+        .into_inner()
+        .map_err(|e| Error::Data(e.to_string()))?;
     Ok(out)
 }
 
@@ -583,7 +602,10 @@ struct Out {
 impl Out {
     fn create(dir: &Path, name: &'static str) -> Result<Out, Error> {
         let f = File::create(dir.join(name)).map_err(|e| Error::io(name, e))?;
-        Ok(Out { name, w: BufWriter::with_capacity(1 << 16, f) })
+        Ok(Out {
+            name,
+            w: BufWriter::with_capacity(1 << 16, f),
+        })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -624,7 +646,14 @@ impl OutFiles {
     /// Flush everything; the names of the files, in a fixed order.
     fn finish(self) -> Result<Vec<String>, Error> {
         let mut names = Vec::new();
-        for mut o in [self.long, self.wide, self.responses, self.terms, self.uncoded, self.skipped] {
+        for mut o in [
+            self.long,
+            self.wide,
+            self.responses,
+            self.terms,
+            self.uncoded,
+            self.skipped,
+        ] {
             o.w.flush().map_err(|e| Error::io(o.name, e))?;
             names.push(o.name.to_string());
         }

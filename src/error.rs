@@ -83,5 +83,8 @@ fn count_errors(d: &[Diagnostic]) -> usize {
 }
 
 fn render(d: &[Diagnostic]) -> String {
-    d.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+    d.iter()
+        .map(|d| format!("  {d}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -382,7 +382,10 @@ impl Reader {
             bytes: 0,
             progress: self.progress.clone(),
         };
-        let delimiter = self.opts.delimiter.unwrap_or_else(|| input.default_delimiter());
+        let delimiter = self
+            .opts
+            .delimiter
+            .unwrap_or_else(|| input.default_delimiter());
         let mut rdr = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
@@ -409,12 +412,20 @@ impl Reader {
                 let s = decode(f, &mut stats, 1);
                 // The csv crate strips a UTF-8 BOM; strip it here too in case
                 // a BOM follows another encoding layer.
-                if i == 0 { s.trim_start_matches('\u{feff}').to_string() } else { s }
+                if i == 0 {
+                    s.trim_start_matches('\u{feff}').to_string()
+                } else {
+                    s
+                }
             })
             .collect();
         let layout = Layout::resolve(&self.spec, &header, &name)?;
         if let Some(first) = &self.layout {
-            let same = first.text.iter().map(|t| &t.1).eq(layout.text.iter().map(|t| &t.1));
+            let same = first
+                .text
+                .iter()
+                .map(|t| &t.1)
+                .eq(layout.text.iter().map(|t| &t.1));
             if !same {
                 return Err(Error::Input {
                     path: name,
@@ -443,15 +454,20 @@ impl Reader {
                 Err(_) => break,
             }
         }
-        let is_import_id = |rec: &csv::ByteRecord| {
-            rec.iter().any(|f| f.starts_with(b"{\"ImportId\""))
-        };
+        let is_import_id =
+            |rec: &csv::ByteRecord| rec.iter().any(|f| f.starts_with(b"{\"ImportId\""));
         if open.pending.len() == 2 && is_import_id(&open.pending[1].1) {
             open.pending.clear();
-            self.stats.last_mut().expect("pushed above").extra_header_rows = 2;
-        } else if open.pending.len() >= 1 && is_import_id(&open.pending[0].1) {
+            self.stats
+                .last_mut()
+                .expect("pushed above")
+                .extra_header_rows = 2;
+        } else if !open.pending.is_empty() && is_import_id(&open.pending[0].1) {
             open.pending.remove(0);
-            self.stats.last_mut().expect("pushed above").extra_header_rows = 1;
+            self.stats
+                .last_mut()
+                .expect("pushed above")
+                .extra_header_rows = 1;
         }
         open.pending.reverse();
         self.current = Some(open);
@@ -529,7 +545,13 @@ impl Reader {
         Ok(Some(batch))
     }
 
-    fn skip(&mut self, batch: &mut Batch, input: usize, line: u64, reason: String) -> Result<(), Error> {
+    fn skip(
+        &mut self,
+        batch: &mut Batch,
+        input: usize,
+        line: u64,
+        reason: String,
+    ) -> Result<(), Error> {
         let stats = &mut self.stats[input];
         stats.rows_skipped += 1;
         if self.opts.strict {
@@ -576,10 +598,12 @@ fn decode(field: &[u8], stats: &mut InputStats, line: u64) -> String {
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// SHA-256 of a file, hex.

@@ -477,7 +477,11 @@ impl Matcher {
         let toks = tokens.tokens();
         for i in 1..n {
             let (a, b) = (toks[i - 1].end, toks[i].start);
-            let gap = if a < b { text.get(a..b).unwrap_or("") } else { "" };
+            let gap = if a < b {
+                text.get(a..b).unwrap_or("")
+            } else {
+                ""
+            };
             if gap.is_empty() {
                 continue;
             }
@@ -540,7 +544,9 @@ impl Matcher {
         }
         // Per theme: exclusions first, then candidates by start, longest
         // first, listing order breaking ties (DESIGN 3.2 step 3).
-        s.cands.sort_unstable_by_key(|c| (c.theme, c.kind, c.start, std::cmp::Reverse(c.len), c.order));
+        s.cands.sort_unstable_by_key(|c| {
+            (c.theme, c.kind, c.start, std::cmp::Reverse(c.len), c.order)
+        });
         let toks = tokens.tokens();
         let mut i = 0;
         while i < s.cands.len() {
@@ -599,7 +605,9 @@ impl Matcher {
                     let key = (entry.pats.len(), entry.rank, e);
                     let better = match best {
                         None => true,
-                        Some((k, r, o)) => (key.0, key.1) > (k, r) || ((key.0, key.1) == (k, r) && e < o),
+                        Some((k, r, o)) => {
+                            (key.0, key.1) > (k, r) || ((key.0, key.1) == (k, r) && e < o)
+                        }
                     };
                     if better {
                         best = Some(key);
@@ -655,7 +663,12 @@ impl Matcher {
 
     /// Number of tokens inside any non-negated match (LIWC's `Dic`
     /// numerator).
-    pub fn covered_tokens(&self, n_tokens: usize, matches: &[Match], scratch: &mut Scratch) -> usize {
+    pub fn covered_tokens(
+        &self,
+        n_tokens: usize,
+        matches: &[Match],
+        scratch: &mut Scratch,
+    ) -> usize {
         let covered = &mut scratch.covered;
         covered.clear();
         covered.resize(n_tokens, false);
@@ -667,7 +680,10 @@ impl Matcher {
 }
 
 fn is_sentence_break(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | ';' | ':' | '\n' | '\r' | '\u{2028}' | '\u{2029}')
+    matches!(
+        c,
+        '.' | '!' | '?' | ';' | ':' | '\n' | '\r' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 /// Is the match starting at token `start` negated: a cue within `window`
@@ -796,43 +812,123 @@ mod tests {
     /// against DESIGN 3.1 and 3.2.
     const CASES: &[(&str, &str, &[&str])] = &[
         // A word.
-        ("[[theme]]\nid = \"a\"\nterms = [\"sponsor\"]", "My sponsor helps", &["a:sponsor@1..2"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"sponsor\"]",
+            "My sponsor helps",
+            &["a:sponsor@1..2"],
+        ),
         // Case does not matter; partial words do not match.
-        ("[[theme]]\nid = \"a\"\nterms = [\"sponsor\"]", "SPONSORS Sponsor", &["a:sponsor@1..2"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"sponsor\"]",
+            "SPONSORS Sponsor",
+            &["a:sponsor@1..2"],
+        ),
         // Prefix wildcard.
-        ("[[theme]]\nid = \"a\"\nterms = [\"relaps*\"]", "relapse, relapsing; relaps", &["a:relaps*@0..1", "a:relaps*@1..2", "a:relaps*@2..3"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"relaps*\"]",
+            "relapse, relapsing; relaps",
+            &["a:relaps*@0..1", "a:relaps*@1..2", "a:relaps*@2..3"],
+        ),
         // A phrase beats a word at the same start.
-        ("[[theme]]\nid = \"a\"\nterms = [\"higher\", \"higher power\"]", "a higher power", &["a:higher power@1..3"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"higher\", \"higher power\"]",
+            "a higher power",
+            &["a:higher power@1..3"],
+        ),
         // Ties go to the entry listed first.
-        ("[[theme]]\nid = \"a\"\nterms = [\"clean*\", \"clean\"]", "clean", &["a:clean*@0..1"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"clean*\", \"clean\"]",
+            "clean",
+            &["a:clean*@0..1"],
+        ),
         // Overlapping entries of one theme count once: leftmost wins.
-        ("[[theme]]\nid = \"a\"\nterms = [\"stay clean\", \"clean time\"]", "stay clean time", &["a:stay clean@0..2"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"stay clean\", \"clean time\"]",
+            "stay clean time",
+            &["a:stay clean@0..2"],
+        ),
         // One token counts for two themes.
-        ("[[theme]]\nid = \"a\"\nterms = [\"meeting*\"]\n[[theme]]\nid = \"b\"\nterms = [\"meetings\"]", "meetings", &["a:meeting*@0..1", "b:meetings@0..1"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"meeting*\"]\n[[theme]]\nid = \"b\"\nterms = [\"meetings\"]",
+            "meetings",
+            &["a:meeting*@0..1", "b:meetings@0..1"],
+        ),
         // Wildcard inside a phrase.
-        ("[[theme]]\nid = \"a\"\nterms = [\"stay* clean\"]", "staying clean, stayed clean", &["a:stay* clean@0..2", "a:stay* clean@2..4"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"stay* clean\"]",
+            "staying clean, stayed clean",
+            &["a:stay* clean@0..2", "a:stay* clean@2..4"],
+        ),
         // `12-step*` = 12 then prefix step; text `12 steps`.
-        ("[[theme]]\nid = \"a\"\nterms = [\"12-step*\"]", "the 12 steps and 12-stepping", &["a:12-step*@1..3", "a:12-step*@4..6"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"12-step*\"]",
+            "the 12 steps and 12-stepping",
+            &["a:12-step*@1..3", "a:12-step*@4..6"],
+        ),
         // A regex is anchored to the whole token.
-        ("[[theme]]\nid = \"a\"\nterms = [\"regex:dr(y|ied)\"]", "dry dried dryer undry", &["a:regex:dr(y|ied)@0..1", "a:regex:dr(y|ied)@1..2"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"regex:dr(y|ied)\"]",
+            "dry dried dryer undry",
+            &["a:regex:dr(y|ied)@0..1", "a:regex:dr(y|ied)@1..2"],
+        ),
         // Exclusion cancels only the overlapping match.
-        ("[[theme]]\nid = \"a\"\nterms = [\"clean\"]\nexclude = [\"clean up\"]", "clean up, then stay clean", &["a:clean@4..5"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"clean\"]\nexclude = [\"clean up\"]",
+            "clean up, then stay clean",
+            &["a:clean@4..5"],
+        ),
         // An excluded longer entry lets a shorter one through when it does not overlap... it does here, so nothing.
-        ("[[theme]]\nid = \"a\"\nterms = [\"clean\", \"clean house\"]\nexclude = [\"house\"]", "clean house", &["a:clean@0..1"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"clean\", \"clean house\"]\nexclude = [\"house\"]",
+            "clean house",
+            &["a:clean@0..1"],
+        ),
         // Exclusion of one theme does not affect another.
-        ("[[theme]]\nid = \"a\"\nterms = [\"clean\"]\nexclude = [\"clean up\"]\n[[theme]]\nid = \"b\"\nterms = [\"clean\"]", "clean up", &["b:clean@0..1"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"clean\"]\nexclude = [\"clean up\"]\n[[theme]]\nid = \"b\"\nterms = [\"clean\"]",
+            "clean up",
+            &["b:clean@0..1"],
+        ),
         // Phrases do not cross a sentence break ...
-        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let. Go; let go", &["a:let go@2..4"]),
-        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let\ngo", &[]),
-        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let: go! let? go", &[]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"let go\"]",
+            "let. Go; let go",
+            &["a:let go@2..4"],
+        ),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"let go\"]",
+            "let\ngo",
+            &[],
+        ),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"let go\"]",
+            "let: go! let? go",
+            &[],
+        ),
         // ... but a hyphen or comma is not one.
-        ("[[theme]]\nid = \"a\"\nterms = [\"let go\"]", "let-go, let, go", &["a:let go@0..2", "a:let go@2..4"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"let go\"]",
+            "let-go, let, go",
+            &["a:let go@0..2", "a:let go@2..4"],
+        ),
         // Curly apostrophes are straight ones.
-        ("[[theme]]\nid = \"a\"\nterms = [\"don't\"]", "I don’t, I don't", &["a:don't@1..2", "a:don't@3..4"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"don't\"]",
+            "I don’t, I don't",
+            &["a:don't@1..2", "a:don't@3..4"],
+        ),
         // NFKC: ligatures and full-width letters.
-        ("[[theme]]\nid = \"a\"\nterms = [\"find\", \"aa\"]", "ﬁnd ＡＡ", &["a:find@0..1", "a:aa@1..2"]),
+        (
+            "[[theme]]\nid = \"a\"\nterms = [\"find\", \"aa\"]",
+            "ﬁnd ＡＡ",
+            &["a:find@0..1", "a:aa@1..2"],
+        ),
         // Hierarchy: matches are per theme; roll-up is in tally.
-        ("[[theme]]\nid = \"p\"\nterms = [\"group\"]\n[[theme]]\nid = \"p.c\"\nterms = [\"group*\"]", "groups group", &["p.c:group*@0..1", "p:group@1..2", "p.c:group*@1..2"]),
+        (
+            "[[theme]]\nid = \"p\"\nterms = [\"group\"]\n[[theme]]\nid = \"p.c\"\nterms = [\"group*\"]",
+            "groups group",
+            &["p.c:group*@0..1", "p:group@1..2", "p.c:group*@1..2"],
+        ),
     ];
 
     #[test]
@@ -866,7 +962,9 @@ mod tests {
 
     #[test]
     fn negation_table() {
-        let m = compile(&format!("{NEG}[[theme]]\nid = \"a\"\nterms = [\"judged\", \"craving*\"]"));
+        let m = compile(&format!(
+            "{NEG}[[theme]]\nid = \"a\"\nterms = [\"judged\", \"craving*\"]"
+        ));
         for (text, want) in NEG_CASES {
             assert_eq!(run(&m, text), *want, "{text:?}");
         }
@@ -896,9 +994,30 @@ mod tests {
         let mut counts = Vec::new();
         m.tally(&out, &mut counts);
         // x counts for p.a and p.b, so twice in p; y has weight 2.
-        assert_eq!(counts[0], ThemeCounts { hits: 3, negated: 0, score: 4.0 });
-        assert_eq!(counts[1], ThemeCounts { hits: 1, negated: 0, score: 1.0 });
-        assert_eq!(counts[2], ThemeCounts { hits: 2, negated: 0, score: 3.0 });
+        assert_eq!(
+            counts[0],
+            ThemeCounts {
+                hits: 3,
+                negated: 0,
+                score: 4.0
+            }
+        );
+        assert_eq!(
+            counts[1],
+            ThemeCounts {
+                hits: 1,
+                negated: 0,
+                score: 1.0
+            }
+        );
+        assert_eq!(
+            counts[2],
+            ThemeCounts {
+                hits: 2,
+                negated: 0,
+                score: 3.0
+            }
+        );
         assert_eq!(counts[3], ThemeCounts::default());
         assert_eq!(m.covered_tokens(toks.len(), &out, &mut s), 2);
     }
@@ -918,7 +1037,13 @@ mod tests {
         // `gone`: only `go*` → b.
         assert_eq!(
             run(&m, "good night goodbye goodness gone"),
-            ["a:good night@0..2", "a:goodbye@2..3", "a:good*@3..4", "b:Good*@3..4", "b:go*@4..5"]
+            [
+                "a:good night@0..2",
+                "a:goodbye@2..3",
+                "a:good*@3..4",
+                "b:Good*@3..4",
+                "b:go*@4..5"
+            ]
         );
         let mut counts = Vec::new();
         let mut toks = Tokens::new();

@@ -199,7 +199,11 @@ pub fn write_terms<W: Write>(
     for (key, cell) in cells {
         for (&(t, e), ec) in &cell.entries {
             let theme = &themes[t as usize];
-            let mut rec: Vec<String> = key.groups.iter().map(|l| ctx.level(l).to_string()).collect();
+            let mut rec: Vec<String> = key
+                .groups
+                .iter()
+                .map(|l| ctx.level(l).to_string())
+                .collect();
             rec.push(ctx.level(&key.question).to_string());
             rec.push(theme.id.clone());
             rec.push(theme.entries[e as usize].text.clone());
@@ -240,7 +244,10 @@ pub fn summary(ctx: &TableContext<'_>, cells: &BTreeMap<CellKey, Cell>) -> Strin
     let mut rows = vec![header];
     for (t, theme) in ctx.themes() {
         let mut row = vec![format!("{}{}", "  ".repeat(theme.depth), theme.id)];
-        row.extend(cols.iter().map(|c| n_pct(c.themes[t].responses_with_theme, c.responses)));
+        row.extend(
+            cols.iter()
+                .map(|c| n_pct(c.themes[t].responses_with_theme, c.responses)),
+        );
         rows.push(row);
     }
     render_table(&rows)

@@ -688,7 +688,17 @@ mod tests {
 
     #[test]
     fn term_errors() {
-        for bad in ["*", "a*b", "*abc", "stay** clean", "...", "  ", "-*", "regex:", "regex:(a"] {
+        for bad in [
+            "*",
+            "a*b",
+            "*abc",
+            "stay** clean",
+            "...",
+            "  ",
+            "-*",
+            "regex:",
+            "regex:(a",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be an error");
         }
     }

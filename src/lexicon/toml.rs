@@ -187,7 +187,12 @@ fn parse_negation(
             match usize::try_from(*w.get_ref()) {
                 Ok(n) if n >= 1 => n,
                 _ => {
-                    diags.error(origin, None, None, "negation window must be a whole number ≥ 1");
+                    diags.error(
+                        origin,
+                        None,
+                        None,
+                        "negation window must be a whole number ≥ 1",
+                    );
                     DEFAULT_WINDOW
                 }
             }
@@ -196,7 +201,9 @@ fn parse_negation(
     let scope_breaks = match raw.scope_breaks {
         None => DEFAULT_SCOPE_BREAKS
             .iter()
-            .map(|s| parse_scope_break(s, tokenizer, scratch).expect("default scope breaks are valid"))
+            .map(|s| {
+                parse_scope_break(s, tokenizer, scratch).expect("default scope breaks are valid")
+            })
             .collect(),
         Some(list) => {
             let mut out = Vec::new();
@@ -205,7 +212,9 @@ fn parse_negation(
                 let text = b.into_inner();
                 match parse_scope_break(&text, tokenizer, scratch) {
                     Ok(sb) => out.push(sb),
-                    Err(msg) => diags.error(origin, None, Some(&text), format!("scope break: {msg}")),
+                    Err(msg) => {
+                        diags.error(origin, None, Some(&text), format!("scope break: {msg}"))
+                    }
                 }
             }
             out
@@ -299,7 +308,9 @@ fn parse_term_value(
                             origin,
                             Some(theme),
                             None,
-                            format!("unknown key `{other}` in a term (expected `term` and `weight`)"),
+                            format!(
+                                "unknown key `{other}` in a term (expected `term` and `weight`)"
+                            ),
                         );
                         return None;
                     }
@@ -310,7 +321,12 @@ fn parse_term_value(
                 return None;
             };
             if is_exclude && weight.is_some() {
-                diags.error(origin, Some(theme), Some(&text), "an `exclude` term takes no weight");
+                diags.error(
+                    origin,
+                    Some(theme),
+                    Some(&text),
+                    "an `exclude` term takes no weight",
+                );
                 return None;
             }
             (text, weight.unwrap_or(1.0))
@@ -395,7 +411,11 @@ pub fn write(lex: &Lexicon) -> String {
             if t.weight == 1.0 {
                 q(&t.text)
             } else {
-                format!("{{ term = {}, weight = {} }}", q(&t.text), fmt_weight(t.weight))
+                format!(
+                    "{{ term = {}, weight = {} }}",
+                    q(&t.text),
+                    fmt_weight(t.weight)
+                )
             }
         };
         if !theme.terms.is_empty() {
@@ -496,8 +516,12 @@ id = "leaf"
         for w in want {
             assert!(diags.iter().any(|d| d == w), "missing {w:?} in {diags:#?}");
         }
-        assert!(diags.iter().any(|d| d.starts_with("lex.toml:6:35: error: theme `a`: term `regex:(x`: invalid regex")));
-        assert!(diags.iter().any(|d| d.starts_with("lex.toml:9:6: error: theme `a`: duplicate theme id (first defined on line 5)")));
+        assert!(diags.iter().any(|d| {
+            d.starts_with("lex.toml:6:35: error: theme `a`: term `regex:(x`: invalid regex")
+        }));
+        assert!(diags.iter().any(|d| d.starts_with(
+            "lex.toml:9:6: error: theme `a`: duplicate theme id (first defined on line 5)"
+        )));
         assert!(diags.iter().any(|d| d == "lex.toml:13:6: error: theme `leaf`: theme has no terms (only a parent of other themes may have none)"));
     }
 
@@ -505,8 +529,13 @@ id = "leaf"
     fn unknown_keys_are_errors() {
         let (lex, diags) = load("[lexicon]\nname = \"x\"\nnmae = 1\n");
         assert!(lex.is_none());
-        assert!(diags[0].starts_with("lex.toml:3:1: error: unknown field `nmae`"), "{diags:?}");
-        let (_, diags) = load("[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [{ term = \"x\", wieght = 2 }]\n");
+        assert!(
+            diags[0].starts_with("lex.toml:3:1: error: unknown field `nmae`"),
+            "{diags:?}"
+        );
+        let (_, diags) = load(
+            "[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [{ term = \"x\", wieght = 2 }]\n",
+        );
         assert!(diags[0].contains("unknown key `wieght`"), "{diags:?}");
     }
 
@@ -519,10 +548,20 @@ id = "leaf"
 
     #[test]
     fn exclude_takes_no_weight_and_weights_are_finite() {
-        let (_, diags) = load("[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [\"x\"]\nexclude = [{ term = \"y\", weight = 2.0 }]\n");
-        assert!(diags[0].contains("an `exclude` term takes no weight"), "{diags:?}");
-        let (_, diags) = load("[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [{ term = \"y\", weight = nan }]\n");
-        assert!(diags[0].contains("weight must be a finite number"), "{diags:?}");
+        let (_, diags) = load(
+            "[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [\"x\"]\nexclude = [{ term = \"y\", weight = 2.0 }]\n",
+        );
+        assert!(
+            diags[0].contains("an `exclude` term takes no weight"),
+            "{diags:?}"
+        );
+        let (_, diags) = load(
+            "[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [{ term = \"y\", weight = nan }]\n",
+        );
+        assert!(
+            diags[0].contains("weight must be a finite number"),
+            "{diags:?}"
+        );
     }
 
     #[test]
@@ -534,16 +573,40 @@ id = "leaf"
         let items = d.into_vec();
         assert!(items.iter().all(|d| d.severity == Severity::Warning));
         let msgs: Vec<String> = items.iter().map(|d| d.to_string()).collect();
-        assert!(msgs.iter().any(|m| m.contains("term `sober`: shadowed by `sober*`")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("term `Sober*`: listed twice")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("term `stay clean`: shadowed by `stay* clean`")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("term `sober`: shadowed by `sober*`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("term `Sober*`: listed twice")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("term `stay clean`: shadowed by `stay* clean`")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
     fn bad_cues_and_breaks() {
-        let (_, diags) = load("[lexicon]\nname = \"x\"\n[negation]\ncues = [\"not at all\", \"n*t\"]\nscope_breaks = [\"but,\"]\n");
-        assert!(diags.iter().any(|d| d.contains("term `not at all`: negation cue: a cue must be a single token")), "{diags:?}");
-        assert!(diags.iter().any(|d| d.contains("negation cue: a `*` may only start or end a cue")), "{diags:?}");
+        let (_, diags) = load(
+            "[lexicon]\nname = \"x\"\n[negation]\ncues = [\"not at all\", \"n*t\"]\nscope_breaks = [\"but,\"]\n",
+        );
+        assert!(
+            diags.iter().any(
+                |d| d.contains("term `not at all`: negation cue: a cue must be a single token")
+            ),
+            "{diags:?}"
+        );
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.contains("negation cue: a `*` may only start or end a cue")),
+            "{diags:?}"
+        );
         assert!(diags.iter().any(|d| d.contains("scope break: a scope break is either one word or punctuation")), "{diags:?}");
     }
 

@@ -156,8 +156,7 @@ mod reference {
                 }
             }
         }
-        let overlaps_exclusion =
-            |s: usize, e: usize| excluded.iter().any(|&(a, b)| s < b && a < e);
+        let overlaps_exclusion = |s: usize, e: usize| excluded.iter().any(|&(a, b)| s < b && a < e);
         // Step 3: scan, longest non-excluded entry, first listed on ties.
         let mut i = 0;
         while i < n {
@@ -396,7 +395,27 @@ const TEXT_WORDS: &[&str] = &[
     "helping", "don't", "not", "never", "no", "but", "Stay", "NOT", "Don't", "x",
 ];
 const SEPARATORS: &[&str] = &[
-    " ", " ", " ", ", ", ". ", "-", "\n", ";", "'s ", ": ", "! ", "  ", "\r\n", "? ", " - ",
+    " ",
+    " ",
+    " ",
+    ", ",
+    ". ",
+    "-",
+    "\n",
+    ";",
+    "'s ",
+    ": ",
+    "! ",
+    "  ",
+    "\r\n",
+    "? ",
+    " - ",
+    // Not ASCII, but NFKC keeps their byte length, so the stand-in
+    // tokenizer's offsets stay right: a line separator, a paragraph
+    // separator, and `…` which is `...` after NFKC (DESIGN 3.2).
+    "\u{2028}",
+    "\u{2029}",
+    "\u{2026} ",
 ];
 const CUES: &[&str] = &["not", "never", "nev*", "*n't", "no", "don*", "but"];
 const BREAKS: &[&str] = &[",", ".", ";", "-", "!", "but", "go"];
@@ -436,22 +455,62 @@ fn theme_spec(id: String) -> impl Strategy<Value = ThemeSpec> {
         })
 }
 
-fn text() -> impl Strategy<Value = String> {
+/// Ways of writing the words of a (non-regex) term in a text: a wildcard
+/// word as its prefix alone or with a suffix.
+fn instances(term: &str) -> Vec<Vec<String>> {
+    if term.starts_with("regex:") {
+        return Vec::new();
+    }
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for w in term.split_whitespace() {
+        let forms: Vec<String> = match w.strip_suffix('*') {
+            Some(p) => ["", "s", "ing", "er"]
+                .iter()
+                .map(|x| format!("{p}{x}"))
+                .collect(),
+            None => vec![w.to_string()],
+        };
+        out = out
+            .into_iter()
+            .flat_map(|ws| {
+                forms.iter().map(move |f| {
+                    let mut ws = ws.clone();
+                    ws.push(f.clone());
+                    ws
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// A text: pieces that are either a vocabulary word or the words of one of
+/// the lexicon's terms (so phrases and exclusions do match), every word
+/// followed by a random separator (so phrases are often split by breaks).
+fn text(phrases: Vec<Vec<String>>) -> impl Strategy<Value = String> {
+    let words: Vec<Vec<String>> = TEXT_WORDS.iter().map(|w| vec![w.to_string()]).collect();
+    let piece = if phrases.is_empty() {
+        prop::sample::select(words).boxed()
+    } else {
+        prop_oneof![prop::sample::select(words), prop::sample::select(phrases),].boxed()
+    };
     (
         prop::option::of(prop::sample::select(SEPARATORS)),
         prop::collection::vec(
             (
-                prop::sample::select(TEXT_WORDS),
-                prop::sample::select(SEPARATORS),
+                piece,
+                prop::collection::vec(prop::sample::select(SEPARATORS), 3),
             ),
-            0..=12,
+            0..=8,
         ),
     )
-        .prop_map(|(lead, parts)| {
+        .prop_map(|(lead, pieces)| {
             let mut s = lead.unwrap_or("").to_string();
-            for (w, sep) in parts {
-                s.push_str(w);
-                s.push_str(sep);
+            for (ws, seps) in pieces {
+                for (w, sep) in ws.iter().zip(seps) {
+                    s.push_str(w);
+                    s.push_str(sep);
+                }
             }
             s
         })
@@ -475,14 +534,22 @@ fn spec() -> impl Strategy<Value = Spec> {
         prop::sample::subsequence(THEME_IDS, 1..=6).prop_shuffle(),
         any::<bool>(),
         prop::option::of(negation()),
-        prop::collection::vec(text(), 1..=4),
     )
-        .prop_flat_map(|(ids, liwc, negation, texts)| {
+        .prop_flat_map(|(ids, liwc, negation)| {
             let themes: Vec<_> = ids
                 .into_iter()
                 .map(|id| theme_spec(id.to_string()))
                 .collect();
-            (themes, Just(liwc), Just(negation), Just(texts))
+            (themes, Just(liwc), Just(negation))
+        })
+        .prop_flat_map(|(themes, liwc, negation)| {
+            let mut phrases: Vec<Vec<String>> = Vec::new();
+            for t in &themes {
+                let terms = t.terms.iter().map(|(s, _)| s).chain(&t.exclude);
+                phrases.extend(terms.flat_map(|s| instances(s)));
+            }
+            let texts = prop::collection::vec(text(phrases), 1..=4);
+            (Just(themes), Just(liwc), Just(negation), texts)
         })
         .prop_map(|(themes, liwc, negation, texts)| Spec {
             liwc,
@@ -617,7 +684,9 @@ fn check(spec: &Spec, tk: &Tokenizer) -> Result<(), String> {
     let mut got_ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     got_ids.sort();
     if want_ids != got_ids {
-        return Err(format!("theme ids: fast {got_ids:?}, reference {want_ids:?}"));
+        return Err(format!(
+            "theme ids: fast {got_ids:?}, reference {want_ids:?}"
+        ));
     }
     for (ix, t) in themes.iter().enumerate() {
         let want_parent = t.id.rfind('.').map(|d| &t.id[..d]);
@@ -654,9 +723,13 @@ fn check(spec: &Spec, tk: &Tokenizer) -> Result<(), String> {
                     "{}{}:{}#{}({})@{}..{}[{}..{}]",
                     if m.negated { "!" } else { "" },
                     t.id,
-                    t.entries.get(m.entry as usize).map_or("?", |e| e.text.as_str()),
+                    t.entries
+                        .get(m.entry as usize)
+                        .map_or("?", |e| e.text.as_str()),
                     m.entry,
-                    t.entries.get(m.entry as usize).map_or(f64::NAN, |e| e.weight),
+                    t.entries
+                        .get(m.entry as usize)
+                        .map_or(f64::NAN, |e| e.weight),
                     m.start,
                     m.end,
                     m.byte_start,
@@ -682,6 +755,12 @@ fn check(spec: &Spec, tk: &Tokenizer) -> Result<(), String> {
             })
             .collect();
         let tokens: Vec<&str> = (0..toks.len()).map(|i| toks.text(i)).collect();
+        // Guard the premise (the stand-in tokenizer's offsets are right
+        // for these texts), so a tokenizer problem is not reported as a
+        // matcher one.
+        for (i, t) in toks.tokens().iter().enumerate() {
+            assert_eq!(text[t.start..t.end].to_lowercase(), tokens[i], "{text:?}");
+        }
         let context = || format!("text {text:?}\ntokens {tokens:?}\n");
         if show_fast != show_ref {
             return Err(format!(
@@ -690,13 +769,6 @@ fn check(spec: &Spec, tk: &Tokenizer) -> Result<(), String> {
             ));
         }
 
-        STATS[0].fetch_add(got.len(), std::sync::atomic::Ordering::Relaxed);
-        STATS[1].fetch_add(got.iter().filter(|m| m.negated).count(), std::sync::atomic::Ordering::Relaxed);
-        STATS[2].fetch_add(got.iter().filter(|m| m.len() > 1).count(), std::sync::atomic::Ordering::Relaxed);
-        if spec.liwc { STATS[3].fetch_add(got.len(), std::sync::atomic::Ordering::Relaxed); }
-        STATS[4].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if got.is_empty() { STATS[5].fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
-        if spec.liwc && got.iter().any(|m| m.len() > 1) { STATS[6].fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
         fast.tally(&got, &mut counts);
         for (ix, t) in themes.iter().enumerate() {
             let w = reference::tally(&lex, &want, &t.id);
@@ -737,7 +809,6 @@ fn matcher_agrees_with_reference() {
             TestCaseError::fail(format!("{msg}\n--- lexicon ---\n{}", to_toml(&spec)))
         })
     });
-    eprintln!("STATS matches negated multi liwc texts empty liwcmulti {:?}", STATS);
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -839,7 +910,8 @@ fn reference_liwc_semantics() {
     // Longest wildcard wins; regex only when nothing else matches.
     assert_eq!(ref_run(&s, "staying"), ["b:stayi*@0..1"]);
     assert_eq!(ref_run(&s, "stays"), ["a:stay*@0..1"]);
-    assert_eq!(ref_run(&s, "stun"), ["a:regex:st.*@0..1", "c:regex:st.*@0..1"]);
+    assert_eq!(
+        ref_run(&s, "stun"),
+        ["a:regex:st.*@0..1", "c:regex:st.*@0..1"]
+    );
 }
-
-static STATS: [std::sync::atomic::AtomicUsize; 7] = [const { std::sync::atomic::AtomicUsize::new(0) }; 7];

@@ -74,7 +74,13 @@ pub struct CodeArgs {
     pub delimiter: Option<String>,
 
     /// Output folder.
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "thematic-out", help_heading = "Output")]
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "DIR",
+        default_value = "thematic-out",
+        help_heading = "Output"
+    )]
     pub out: PathBuf,
     /// 0/1 presence instead of hit counts in responses.csv.
     #[arg(long, help_heading = "Output")]
@@ -83,11 +89,22 @@ pub struct CodeArgs {
     #[arg(long, help_heading = "Output")]
     pub leaves_only: bool,
     /// Label of the level that pools every value of a column.
-    #[arg(long, value_name = "LABEL", default_value = "All", help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "LABEL",
+        default_value = "All",
+        help_heading = "Output"
+    )]
     pub all_label: String,
 
     /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 0, help_heading = "Run")]
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Run"
+    )]
     pub threads: usize,
     /// Fail on the first malformed row instead of skipping it.
     #[arg(long, help_heading = "Run")]
@@ -147,7 +164,9 @@ mod tests {
             "--group", "h", "-j", "2", "--id", "pid",
         ])
         .unwrap();
-        let Command::Code(c) = a.command else { panic!("not code") };
+        let Command::Code(c) = a.command else {
+            panic!("not code")
+        };
         assert_eq!(c.inputs, ["a.csv", "-"]);
         assert_eq!(c.text, ["q1", "q2"]);
         assert_eq!(c.group, ["g", "h"]);
@@ -155,6 +174,8 @@ mod tests {
         assert_eq!(c.id.as_deref(), Some("pid"));
         assert_eq!(c.out, PathBuf::from("thematic-out"));
         assert!(Args::try_parse_from(["thematic", "code"]).is_err());
-        assert!(Args::try_parse_from(["thematic", "code", "a.csv", "--progress", "sometimes"]).is_err());
+        assert!(
+            Args::try_parse_from(["thematic", "code", "a.csv", "--progress", "sometimes"]).is_err()
+        );
     }
 }

@@ -185,15 +185,34 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![vec!["#".to_string(), "token".into(), "start".into(), "end".into(), "as written".into()]];
+    let mut rows = vec![vec![
+        "#".to_string(),
+        "token".into(),
+        "start".into(),
+        "end".into(),
+        "as written".into(),
+    ]];
     for (i, (t, norm)) in tokens.iter().enumerate() {
-        rows.push(vec![i.to_string(), norm.to_string(), t.start.to_string(), t.end.to_string(), text[t.start..t.end].to_string()]);
+        rows.push(vec![
+            i.to_string(),
+            norm.to_string(),
+            t.start.to_string(),
+            t.end.to_string(),
+            text[t.start..t.end].to_string(),
+        ]);
     }
     writeln!(out, "{} token(s)\n{}", tokens.len(), render_table(&rows))?;
     if matches.is_empty() {
         writeln!(out, "no matches")?;
     } else {
-        let mut rows = vec![vec!["theme".to_string(), "entry".into(), "tokens".into(), "bytes".into(), "matched".into(), "negated".into()]];
+        let mut rows = vec![vec![
+            "theme".to_string(),
+            "entry".into(),
+            "tokens".into(),
+            "bytes".into(),
+            "matched".into(),
+            "negated".into(),
+        ]];
         for m in &matches {
             let th = &themes[m.theme as usize];
             rows.push(vec![
@@ -206,8 +225,17 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             ]);
         }
         writeln!(out, "{} match(es)\n{}", matches.len(), render_table(&rows))?;
-        let mut rows = vec![vec!["theme (with parents)".to_string(), "hits".into(), "negated".into(), "score".into()]];
-        for (i, c) in counts.iter().enumerate().filter(|(_, c)| c.hits > 0 || c.negated > 0) {
+        let mut rows = vec![vec![
+            "theme (with parents)".to_string(),
+            "hits".into(),
+            "negated".into(),
+            "score".into(),
+        ]];
+        for (i, c) in counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.hits > 0 || c.negated > 0)
+        {
             rows.push(vec![
                 format!("{}{}", "  ".repeat(themes[i].depth), themes[i].id),
                 c.hits.to_string(),
@@ -240,8 +268,14 @@ fn lexicon_check(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
             for d in &diagnostics {
                 eprintln!("{d}");
             }
-            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-            eprintln!("{path}: {errors} error(s), {} warning(s)", diagnostics.len() - errors);
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            eprintln!(
+                "{path}: {errors} error(s), {} warning(s)",
+                diagnostics.len() - errors
+            );
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e).context("cannot check the lexicon"),
@@ -264,7 +298,11 @@ fn lexicon_show(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
     )?;
     for theme in matcher.themes() {
         let indent = "  ".repeat(theme.depth);
-        let label = theme.label.as_deref().map(|l| format!(": {l}")).unwrap_or_default();
+        let label = theme
+            .label
+            .as_deref()
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default();
         writeln!(out, "{indent}{}{label}", theme.id)?;
         let Some(src) = lex.themes.iter().find(|t| t.id == theme.id) else {
             continue;
@@ -272,8 +310,17 @@ fn lexicon_show(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
         for (list, what) in [(&src.terms, "term"), (&src.exclude, "exclude")] {
             for term in list {
                 let toks: Vec<String> = term.pattern.iter().map(|p| format!("[{p}]")).collect();
-                let weight = if term.weight == 1.0 { String::new() } else { format!("  ×{}", term.weight) };
-                writeln!(out, "{indent}  {what:<7} {:<28} {}{weight}", term.text, toks.join(" "))?;
+                let weight = if term.weight == 1.0 {
+                    String::new()
+                } else {
+                    format!("  ×{}", term.weight)
+                };
+                writeln!(
+                    out,
+                    "{indent}  {what:<7} {:<28} {}{weight}",
+                    term.text,
+                    toks.join(" ")
+                )?;
             }
         }
     }

@@ -1,0 +1,416 @@
+//! `thematic code` end to end on the fixtures: outputs parsed back as data.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::util::{Dir, Table, fixture, num};
+
+/// Run the long layout of the fixtures into `out`.
+fn run_long(dir: &Dir, out: &str, extra: &[&str]) -> String {
+    let input = fixture("responses.csv");
+    let mut args = vec![
+        "code",
+        input.to_str().unwrap(),
+        "--id",
+        "participant_id",
+        "--group",
+        "group",
+        "--question",
+        "question",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    dir.ok(&args)
+}
+
+fn manifest(dir: &Dir, out: &str) -> serde_json::Value {
+    serde_json::from_str(&dir.read(&format!("{out}/manifest.json"))).unwrap()
+}
+
+#[test]
+fn row_accounting_adds_up() {
+    let dir = Dir::new();
+    run_long(&dir, "out", &["--quiet"]);
+    let m = manifest(&dir, "out");
+    let acc = &m["accounting"];
+    let read = acc["rows_read"].as_u64().unwrap();
+    let coded = acc["responses_coded"].as_u64().unwrap();
+    let empty = acc["responses_empty"].as_u64().unwrap();
+    let skipped = acc["rows_skipped"].as_u64().unwrap();
+    assert_eq!(read, 176);
+    assert_eq!(read, coded + empty + skipped);
+    assert!(empty >= 1, "the fixtures have blank answers");
+    // responses.csv has one row per coded answer; uncoded.csv a subset.
+    let responses = Table::read(dir.path().join("out/responses.csv"));
+    assert_eq!(responses.rows.len() as u64, coded);
+    let uncoded = Table::read(dir.path().join("out/uncoded.csv"));
+    assert_eq!(
+        uncoded.rows.len() as u64,
+        acc["responses_uncoded"].as_u64().unwrap()
+    );
+    // Every uncoded row has zero hits in responses.csv.
+    let by_key: HashMap<(String, String), &Vec<String>> = responses
+        .rows
+        .iter()
+        .map(|r| ((r[1].clone(), r[3].clone()), r))
+        .collect();
+    let first_theme = responses.col("coded_pct") + 1;
+    for u in &uncoded.rows {
+        let r = by_key[&(u[1].clone(), u[3].clone())];
+        assert!(r[first_theme..].iter().all(|v| v == "0"), "{u:?} has hits");
+    }
+    // Input hash and output hashes are recorded.
+    assert_eq!(m["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+    let outputs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["file"].as_str().unwrap())
+        .collect();
+    assert!(outputs.contains(&"themes_by_group.csv"));
+}
+
+#[test]
+fn all_level_is_the_sum_of_groups_and_percentages_are_consistent() {
+    let dir = Dir::new();
+    run_long(&dir, "out", &["--quiet"]);
+    let t = Table::read(dir.path().join("out/themes_by_group.csv"));
+    let rows = t.maps();
+    // (question, theme) → (sum over groups, All row), for additive columns.
+    let additive = [
+        "responses",
+        "responses_with_theme",
+        "hits",
+        "negated_hits",
+        "tokens",
+    ];
+    let mut sums: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    let mut alls: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for r in &rows {
+        let key = (r["question"].to_string(), r["theme"].to_string());
+        let vals: Vec<f64> = additive.iter().map(|c| num(r[c])).collect();
+        if r["group"] == "All" {
+            alls.insert(key, vals);
+        } else {
+            let s = sums.entry(key).or_insert_with(|| vec![0.0; additive.len()]);
+            for (a, b) in s.iter_mut().zip(&vals) {
+                *a += b;
+            }
+        }
+        // pct_responses = 100 × responses_with_theme / responses, exactly as
+        // the shortest round-trip form of that f64.
+        let (n, k) = (num(r["responses"]), num(r["responses_with_theme"]));
+        assert_eq!(num(r["pct_responses"]), 100.0 * k / n, "{r:?}");
+        let (rn, rk) = (num(r["respondents"]), num(r["respondents_with_theme"]));
+        assert_eq!(num(r["pct_respondents"]), 100.0 * rk / rn, "{r:?}");
+        assert!(rk <= k && rn <= n);
+        if num(r["tokens"]) > 0.0 {
+            assert_eq!(
+                num(r["hits_per_1000_tokens"]),
+                1000.0 * num(r["hits"]) / num(r["tokens"])
+            );
+        }
+        // Scores are sums of weights of hits.
+        if num(r["hits"]) == 0.0 {
+            assert_eq!(num(r["score"]), 0.0);
+        }
+    }
+    assert_eq!(sums.len(), alls.len());
+    assert!(!sums.is_empty());
+    for (key, s) in &sums {
+        assert_eq!(s, &alls[key], "{key:?}");
+    }
+    // The question has an All level too (several questions), and All × All
+    // counts every coded answer.
+    let m = manifest(&dir, "out");
+    let coded = m["accounting"]["responses_coded"].as_f64().unwrap();
+    let all_all = rows
+        .iter()
+        .find(|r| r["group"] == "All" && r["question"] == "All")
+        .unwrap();
+    assert_eq!(num(all_all["responses"]), coded);
+    assert_eq!(num(all_all["respondents"]), 44.0);
+}
+
+#[test]
+fn parents_roll_up_their_children() {
+    let dir = Dir::new();
+    run_long(&dir, "out", &["--quiet"]);
+    let t = Table::read(dir.path().join("out/themes_by_group.csv"));
+    let rows = t.maps();
+    let hits = |g: &str, q: &str, theme: &str| -> f64 {
+        rows.iter()
+            .find(|r| r["group"] == g && r["question"] == q && r["theme"] == theme)
+            .map(|r| num(r["hits"]))
+            .unwrap_or_else(|| panic!("no row {g} {q} {theme}"))
+    };
+    let themes: Vec<&str> = {
+        let mut v: Vec<&str> = rows.iter().map(|r| r["theme"]).collect();
+        v.dedup();
+        v.sort();
+        v.dedup();
+        v
+    };
+    for parent in &themes {
+        let children: Vec<&&str> = themes
+            .iter()
+            .filter(|t| {
+                t.starts_with(parent)
+                    && t.len() > parent.len()
+                    && t.as_bytes()[parent.len()] == b'.'
+                    && !t[parent.len() + 1..].contains('.')
+            })
+            .collect();
+        if children.is_empty() {
+            continue;
+        }
+        let own = hits("All", "All", parent)
+            - children.iter().map(|c| hits("All", "All", c)).sum::<f64>();
+        assert!(
+            own >= 0.0,
+            "{parent}: parent hits below the sum of its children"
+        );
+    }
+    // --leaves-only drops parents.
+    run_long(&dir, "leaves", &["--quiet", "--leaves-only"]);
+    let t = Table::read(dir.path().join("leaves/themes_by_group.csv"));
+    assert!(t.maps().iter().all(|r| r["theme"] != "objectives"));
+    assert!(
+        t.maps()
+            .iter()
+            .any(|r| r["theme"] == "objectives.abstinence")
+    );
+}
+
+#[test]
+fn wide_and_long_layouts_give_the_same_counts() {
+    let dir = Dir::new();
+    run_long(&dir, "long", &["--quiet"]);
+    let wide = fixture("responses_wide.csv");
+    dir.ok(&[
+        "code",
+        wide.to_str().unwrap(),
+        "--id",
+        "participant_id",
+        "--group",
+        "group",
+        "--text",
+        "objectives",
+        "--text",
+        "behaviours",
+        "--text",
+        "triggers",
+        "--text",
+        "relapse_cost",
+        "--out",
+        "wide",
+        "--quiet",
+    ]);
+    for file in [
+        "themes_by_group.csv",
+        "themes_by_group_wide.csv",
+        "terms_by_group.csv",
+    ] {
+        let a = dir.read(&format!("long/{file}"));
+        let b = dir.read(&format!("wide/{file}"));
+        assert_eq!(a, b, "{file} differs between layouts");
+    }
+    let ma = manifest(&dir, "long");
+    let mb = manifest(&dir, "wide");
+    assert_eq!(
+        ma["accounting"]["responses_coded"],
+        mb["accounting"]["responses_coded"]
+    );
+    assert_eq!(
+        ma["accounting"]["responses_empty"],
+        mb["accounting"]["responses_empty"]
+    );
+    assert_eq!(mb["accounting"]["rows_read"].as_u64(), Some(44));
+}
+
+#[test]
+fn outputs_are_byte_identical_for_any_thread_count() {
+    let dir = Dir::new();
+    // Small batches so several batches and chunks are in flight.
+    run_long(&dir, "t1", &["--quiet", "--threads", "1"]);
+    run_long(&dir, "t4", &["--quiet", "--threads", "4"]);
+    for file in [
+        "themes_by_group.csv",
+        "themes_by_group_wide.csv",
+        "responses.csv",
+        "terms_by_group.csv",
+        "uncoded.csv",
+        "skipped.csv",
+    ] {
+        assert_eq!(
+            dir.read(&format!("t1/{file}")),
+            dir.read(&format!("t4/{file}")),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_run_leaves_earlier_results_untouched() {
+    let dir = Dir::new();
+    run_long(&dir, "out", &["--quiet"]);
+    let before: Vec<(String, String)> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let input = fixture("responses.csv");
+    let out = dir.fails(
+        &[
+            "code",
+            input.to_str().unwrap(),
+            "missing.csv",
+            "--group",
+            "group",
+            "--question",
+            "question",
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        1,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.csv: cannot open"), "{err}");
+    let after: Vec<(String, String)> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn malformed_rows_are_skipped_with_their_line() {
+    let dir = Dir::new();
+    // Line 3 holds a quoted newline, so the ragged record starts on line 5.
+    dir.create(
+        "in.csv",
+        "id,group,text\n1,a,fine\n2,a,\"two\nlines\"\n3,b,too,many\n4,b,ok\n",
+    );
+    dir.ok(&[
+        "code", "in.csv", "--group", "group", "--out", "out", "--quiet",
+    ]);
+    let skipped = Table::read(dir.path().join("out/skipped.csv"));
+    assert_eq!(skipped.header, ["file", "line", "reason"]);
+    assert_eq!(skipped.rows.len(), 1);
+    assert_eq!(skipped.rows[0][0], "in.csv");
+    assert_eq!(skipped.rows[0][1], "5");
+    assert!(
+        skipped.rows[0][2].contains("expected 3 fields"),
+        "{:?}",
+        skipped.rows[0]
+    );
+    let m = manifest(&dir, "out");
+    assert_eq!(m["accounting"]["rows_read"], 4);
+    assert_eq!(m["accounting"]["rows_skipped"], 1);
+    assert_eq!(m["accounting"]["responses_coded"], 3);
+    // --strict makes it fatal, naming file and line.
+    let out = dir.fails(
+        &["code", "in.csv", "--out", "strict", "--strict", "--quiet"],
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in.csv:5: expected 3 fields"));
+}
+
+#[test]
+fn bad_columns_list_the_available_ones() {
+    let dir = Dir::new();
+    dir.create("in.csv", "id,grp,comment\n1,a,x\n");
+    let out = dir.fails(&["code", "in.csv", "--out", "o"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no text column"), "{err}");
+    assert!(err.contains("available columns: id, grp, comment"), "{err}");
+    let out = dir.fails(
+        &[
+            "code", "in.csv", "--text", "comment", "--group", "group", "--out", "o",
+        ],
+        2,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no group column named `group`"), "{err}");
+}
+
+#[test]
+fn all_label_collision_is_an_error_that_suggests_the_flag() {
+    let dir = Dir::new();
+    dir.create("in.csv", "g,text\nAll,sober\nx,sober\n");
+    let out = dir.fails(
+        &["code", "in.csv", "--group", "g", "--out", "o", "--quiet"],
+        1,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--all-label"));
+    dir.ok(&[
+        "code",
+        "in.csv",
+        "--group",
+        "g",
+        "--out",
+        "o",
+        "--quiet",
+        "--all-label",
+        "Total",
+    ]);
+    let t = Table::read(dir.path().join("o/themes_by_group.csv"));
+    assert!(t.maps().iter().any(|r| r["g"] == "Total"));
+}
+
+#[test]
+fn stdin_tsv_bom_and_crlf() {
+    let dir = Dir::new();
+    dir.create("in.tsv", "\u{feff}g\ttext\r\na\tI stayed sober\r\nb\t\r\n");
+    dir.ok(&["code", "in.tsv", "--group", "g", "--out", "o", "--quiet"]);
+    let m = manifest(&dir, "o");
+    assert_eq!(m["accounting"]["responses_coded"], 1);
+    assert_eq!(m["accounting"]["responses_empty"], 1);
+    let mut child = dir
+        .cmd()
+        .args(["code", "-", "--group", "g", "--out", "s", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"g,text\na,sober\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let m = manifest(&dir, "s");
+    assert_eq!(m["inputs"][0]["path"], "<stdin>");
+    assert_eq!(m["accounting"]["responses_coded"], 1);
+}
+
+/// Spot checks of the bundled lexicon on the fixtures.
+#[test]
+fn bundled_lexicon_spot_checks() {
+    let dir = Dir::new();
+    run_long(&dir, "out", &["--quiet"]);
+    let t = Table::read(dir.path().join("out/responses.csv"));
+    let rows = t.maps();
+    let get = |id: &str, q: &str| {
+        rows.iter()
+            .find(|r| r["id"] == id && r["question"] == q)
+            .unwrap_or_else(|| panic!("no response {id} {q}"))
+    };
+    // P01 sponsors newcomers: helping others.
+    assert_ne!(get("P01", "objectives")["objectives_helping_others"], "0");
+    // P12: "I never felt judged by society": not stigma.
+    assert_eq!(get("P12", "triggers")["triggers_stigma"], "0");
+}
