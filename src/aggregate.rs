@@ -52,6 +52,11 @@ pub struct Cell {
     pub respondents: BTreeMap<String, Vec<u64>>,
     /// Responses whose id was empty (counted as responses, not respondents).
     pub responses_without_id: u64,
+    /// (theme, entry's own theme, entry) → responses where that entry is the
+    /// only entry with a hit for the theme (its subtree included). With it,
+    /// responses carrying a theme once its entry is left out is
+    /// `responses_with_theme - sole`, for the term-influence statistic.
+    pub sole: BTreeMap<(u32, u32, u32), u64>,
 }
 
 impl Cell {
@@ -90,6 +95,9 @@ impl Cell {
             }
         }
         self.responses_without_id += other.responses_without_id;
+        for (k, v) in &other.sole {
+            *self.sole.entry(*k).or_default() += v;
+        }
     }
 
     /// Distinct respondents in the cell.
@@ -118,6 +126,8 @@ pub struct Coded<'a> {
     pub counts: &'a [ThemeCounts],
     /// Matches, for per-entry counts.
     pub matches: &'a [crate::matching::Match],
+    /// Each theme's parent (to roll entries up the hierarchy).
+    pub parents: &'a [Option<u32>],
 }
 
 /// A level of a group column (or of the question) in a table row.
@@ -212,6 +222,25 @@ impl Aggregate {
             if !seen.contains(&(m.theme, m.entry)) {
                 seen.push((m.theme, m.entry));
                 e.responses += 1;
+            }
+        }
+        // Sole contributors: per theme (own or ancestor), the distinct
+        // entries with a hit; exactly one means leaving it out removes the
+        // theme from this response.
+        let mut per_theme: Vec<(u32, (u32, u32), u32)> = Vec::new();
+        for &(own, entry) in &seen {
+            let mut t = Some(own);
+            while let Some(ti) = t {
+                match per_theme.iter_mut().find(|x| x.0 == ti) {
+                    Some(x) => x.2 += 1,
+                    None => per_theme.push((ti, (own, entry), 1)),
+                }
+                t = r.parents.get(ti as usize).copied().flatten();
+            }
+        }
+        for (t, (own, entry), n) in per_theme {
+            if n == 1 {
+                *cell.sole.entry((t, own, entry)).or_default() += 1;
             }
         }
         match r.id {

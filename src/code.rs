@@ -60,6 +60,14 @@ pub struct CodeOptions {
     pub command_line: Vec<String>,
     /// Rows per batch handed from the reader to the workers.
     pub batch_rows: usize,
+    /// Write `matches.csv` (one row per match, negated ones too).
+    pub kwic: bool,
+    /// Tokens of context on each side in `matches.csv`.
+    pub context: usize,
+    /// `--min-cell K`: mask counts below K in published tables.
+    pub min_cell: Option<u64>,
+    /// CSVs for Excel: UTF-8 BOM and formula-injection protection.
+    pub excel_csv: bool,
 }
 
 impl Default for CodeOptions {
@@ -77,6 +85,10 @@ impl Default for CodeOptions {
             progress: false,
             command_line: Vec::new(),
             batch_rows: 8192,
+            kwic: false,
+            context: 8,
+            min_cell: None,
+            excel_csv: false,
         }
     }
 }
@@ -135,6 +147,21 @@ struct RunCtx<'a> {
     /// Themes with a column in `responses.csv`, by index.
     columns: Vec<usize>,
     group_names: &'a [String],
+    parents: Vec<Option<u32>>,
+    kwic: bool,
+    context: usize,
+    excel_csv: bool,
+}
+
+impl RunCtx<'_> {
+    /// An input-derived cell, protected when `--excel-csv` is on.
+    fn xl<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
+        if self.excel_csv {
+            crate::export::excel_safe(s)
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        }
+    }
 }
 
 /// Per-thread working memory.
@@ -151,6 +178,7 @@ struct Worker {
 struct ChunkOut {
     responses: Vec<u8>,
     uncoded: Vec<u8>,
+    kwic: Vec<u8>,
     agg: Aggregate,
     coded: u64,
     empty: u64,
@@ -221,9 +249,16 @@ pub fn run(
         check_question_label: wide || layout.question.is_some(),
         columns: table_themes.clone(),
         group_names: &group_names,
+        parents: matcher.themes().iter().map(|t| t.parent).collect(),
+        kwic: opts.kwic,
+        context: opts.context,
+        excel_csv: opts.excel_csv,
     };
 
-    let mut files = OutFiles::create(tmp.path())?;
+    let mut files = OutFiles::create(tmp.path(), opts.kwic)?;
+    if opts.excel_csv {
+        files.bom()?;
+    }
     {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut h = fixed.clone();
@@ -237,6 +272,20 @@ pub fn run(
         w.write_record(&h).expect("writing to memory");
         files.uncoded.write(&w.into_inner().expect("memory"))?;
         files.skipped.write(b"file,line,reason\n")?;
+        if let Some(k) = files.kwic.as_mut() {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let mut h: Vec<String> = vec!["row".into(), "id".into()];
+            h.extend(group_names.iter().cloned());
+            h.extend(
+                [
+                    "question", "theme", "entry", "matched", "start", "end", "left", "right",
+                    "negated",
+                ]
+                .map(String::from),
+            );
+            w.write_record(&h).expect("writing to memory");
+            k.write(&w.into_inner().expect("memory"))?;
+        }
     }
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -294,6 +343,9 @@ pub fn run(
                 let out = out?;
                 files.responses.write(&out.responses)?;
                 files.uncoded.write(&out.uncoded)?;
+                if let Some(k) = files.kwic.as_mut() {
+                    k.write(&out.kwic)?;
+                }
                 total.merge(&out.agg);
                 acc.responses_coded += out.coded;
                 acc.responses_empty += out.empty;
@@ -326,6 +378,8 @@ pub fn run(
         all_label: &opts.all_label,
         leaves_only: opts.leaves_only,
         has_ids,
+        min_cell: opts.min_cell,
+        excel_csv: opts.excel_csv,
     };
     let csv_err = |name: &str| {
         let name = name.to_string();
@@ -335,6 +389,15 @@ pub fn run(
     tables::write_wide(&mut files.wide, &tctx, &cells)
         .map_err(csv_err("themes_by_group_wide.csv"))?;
     tables::write_terms(&mut files.terms, &tctx, &cells).map_err(csv_err("terms_by_group.csv"))?;
+    let mask = |n: u64| tctx.masked(n).then(String::new);
+    crate::export::stats_table::write_stats(
+        &mut files.stats,
+        &mut files.residuals,
+        &tctx,
+        &cells,
+        &mask,
+    )
+    .map_err(csv_err("stats.csv"))?;
     let written = files.finish()?;
 
     let mut warnings = Vec::new();
@@ -406,6 +469,10 @@ pub fn run(
             leaves_only: opts.leaves_only,
             all_label: opts.all_label.clone(),
             strict: opts.strict,
+            kwic: opts.kwic,
+            context: opts.context,
+            min_cell: opts.min_cell,
+            excel_csv: opts.excel_csv,
         },
         accounting: acc.clone(),
         columns: col_names
@@ -443,6 +510,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
     let mut out = ChunkOut {
         responses: Vec::with_capacity(rows.len() * 64),
         uncoded: Vec::new(),
+        kwic: Vec::new(),
         agg: Aggregate::new(ctx.matcher.themes().len()),
         coded: 0,
         empty: 0,
@@ -452,6 +520,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
     };
     let mut responses = csv::WriterBuilder::new().from_writer(std::mem::take(&mut out.responses));
     let mut uncoded = csv::Writer::from_writer(Vec::new());
+    let mut kwic = csv::Writer::from_writer(Vec::new());
     let csv_mem = |e: csv::Error| Error::Data(format!("formatting CSV: {e}"));
     for row in rows {
         let layout = &row.layout;
@@ -498,6 +567,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
                     tokens: n_tokens as u64,
                     counts: &w.counts,
                     matches: &w.matches,
+                    parents: &ctx.parents,
                 },
             );
             if id.as_deref() == Some("") {
@@ -507,9 +577,9 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             let rec = &mut w.record;
             rec.clear();
             rec.push(row.row.to_string());
-            rec.push(id.as_deref().unwrap_or("").to_string());
-            rec.extend(group_refs.iter().map(|g| g.to_string()));
-            rec.push(question.to_string());
+            rec.push(ctx.xl(id.as_deref().unwrap_or("")).into_owned());
+            rec.extend(group_refs.iter().map(|g| ctx.xl(g).into_owned()));
+            rec.push(ctx.xl(question).into_owned());
             rec.push(n_tokens.to_string());
             rec.push(if n_tokens == 0 {
                 String::new()
@@ -526,13 +596,24 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             }
             responses.write_record(rec.iter()).map_err(csv_mem)?;
 
+            let n_fixed = 3 + group_refs.len();
             if w.counts.iter().all(|c| c.hits == 0) {
                 out.uncoded_n += 1;
-                let mut rec: Vec<&str> = vec![&rec[0], &rec[1]];
-                rec.extend(group_refs.iter().copied());
-                rec.push(question);
-                rec.push(&text);
-                uncoded.write_record(&rec).map_err(csv_mem)?;
+                let mut u: Vec<&str> = rec[..n_fixed].iter().map(String::as_str).collect();
+                let text_cell = ctx.xl(&text);
+                u.push(&text_cell);
+                uncoded.write_record(&u).map_err(csv_mem)?;
+            }
+            if ctx.kwic {
+                write_kwic(
+                    ctx,
+                    &text,
+                    &w.tokens,
+                    &w.matches,
+                    &rec[..n_fixed],
+                    &mut kwic,
+                )
+                .map_err(csv_mem)?;
             }
         }
     }
@@ -542,7 +623,48 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
     out.uncoded = uncoded
         .into_inner()
         .map_err(|e| Error::Data(e.to_string()))?;
+    out.kwic = kwic.into_inner().map_err(|e| Error::Data(e.to_string()))?;
     Ok(out)
+}
+
+/// One `matches.csv` row per match: the matched text exactly as written
+/// (the original bytes between the match's offsets) and up to
+/// `ctx.context` tokens of original text on each side.
+fn write_kwic(
+    ctx: &RunCtx<'_>,
+    text: &str,
+    tokens: &Tokens,
+    matches: &[Match],
+    fixed: &[String],
+    w: &mut csv::Writer<Vec<u8>>,
+) -> csv::Result<()> {
+    let themes = ctx.matcher.themes();
+    let toks = tokens.tokens();
+    for m in matches {
+        let (s, e) = (m.start as usize, m.end as usize);
+        let left_from = toks[s.saturating_sub(ctx.context)].start;
+        let left = text
+            .get(left_from.min(m.byte_start)..m.byte_start)
+            .unwrap_or("");
+        let right_to = toks[(e + ctx.context).min(toks.len()) - 1].end;
+        let right = text.get(m.byte_end..right_to.max(m.byte_end)).unwrap_or("");
+        let theme = &themes[m.theme as usize];
+        let matched = text.get(m.byte_start..m.byte_end).unwrap_or("");
+        let mut rec: Vec<std::borrow::Cow<'_, str>> = fixed
+            .iter()
+            .map(|f| std::borrow::Cow::Borrowed(f.as_str()))
+            .collect();
+        rec.push(theme.id.as_str().into());
+        rec.push(theme.entries[m.entry as usize].text.as_str().into());
+        rec.push(ctx.xl(matched));
+        rec.push(m.byte_start.to_string().into());
+        rec.push(m.byte_end.to_string().into());
+        rec.push(ctx.xl(left));
+        rec.push(ctx.xl(right));
+        rec.push(if m.negated { "true" } else { "false" }.into());
+        w.write_record(rec.iter().map(|c| c.as_bytes()))?;
+    }
+    Ok(())
 }
 
 fn all_label_error(row: &Row, column: &str, label: &str) -> Error {
@@ -571,8 +693,12 @@ fn check_not_inputs(out_dir: &Path, inputs: &[Input]) -> Result<(), Error> {
         "themes_by_group_wide.csv",
         "responses.csv",
         "terms_by_group.csv",
+        "stats.csv",
+        "stats_residuals.csv",
         "uncoded.csv",
         "skipped.csv",
+        "matches.csv",
+        "report.xlsx",
         "manifest.json",
     ];
     for input in inputs {
@@ -629,10 +755,13 @@ struct OutFiles {
     long: Out,
     wide: Out,
     terms: Out,
+    stats: Out,
+    residuals: Out,
+    kwic: Option<Out>,
 }
 
 impl OutFiles {
-    fn create(dir: &Path) -> Result<OutFiles, Error> {
+    fn create(dir: &Path, kwic: bool) -> Result<OutFiles, Error> {
         Ok(OutFiles {
             responses: Out::create(dir, "responses.csv")?,
             uncoded: Out::create(dir, "uncoded.csv")?,
@@ -640,20 +769,43 @@ impl OutFiles {
             long: Out::create(dir, "themes_by_group.csv")?,
             wide: Out::create(dir, "themes_by_group_wide.csv")?,
             terms: Out::create(dir, "terms_by_group.csv")?,
+            stats: Out::create(dir, "stats.csv")?,
+            residuals: Out::create(dir, "stats_residuals.csv")?,
+            kwic: if kwic {
+                Some(Out::create(dir, "matches.csv")?)
+            } else {
+                None
+            },
         })
     }
 
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Out> {
+        [
+            &mut self.long,
+            &mut self.wide,
+            &mut self.responses,
+            &mut self.terms,
+            &mut self.stats,
+            &mut self.residuals,
+            &mut self.uncoded,
+            &mut self.skipped,
+        ]
+        .into_iter()
+        .chain(self.kwic.as_mut())
+    }
+
+    /// `--excel-csv`: a UTF-8 BOM at the start of every CSV.
+    fn bom(&mut self) -> Result<(), Error> {
+        for o in self.all_mut() {
+            o.write("\u{feff}".as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Flush everything; the names of the files, in a fixed order.
-    fn finish(self) -> Result<Vec<String>, Error> {
+    fn finish(mut self) -> Result<Vec<String>, Error> {
         let mut names = Vec::new();
-        for mut o in [
-            self.long,
-            self.wide,
-            self.responses,
-            self.terms,
-            self.uncoded,
-            self.skipped,
-        ] {
+        for o in self.all_mut() {
             o.w.flush().map_err(|e| Error::io(o.name, e))?;
             names.push(o.name.to_string());
         }
@@ -697,6 +849,10 @@ struct ManifestOptions {
     leaves_only: bool,
     all_label: String,
     strict: bool,
+    kwic: bool,
+    context: usize,
+    min_cell: Option<u64>,
+    excel_csv: bool,
 }
 
 #[derive(Serialize)]

@@ -5,7 +5,21 @@
 //! (DESIGN 4: integers as integers, other values in Rust's shortest
 //! round-trip form) and column names safe for R, Stata and SPSS.
 
+pub mod stats_table;
 pub mod tables;
+
+use std::borrow::Cow;
+
+/// `--excel-csv`: a cell from the input that begins with `=`, `+`, `-`,
+/// `@`, TAB or CR gets a leading `'`, so a spreadsheet shows it as text
+/// instead of running it as a formula.
+pub fn excel_safe(s: &str) -> Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
 
 /// A number as DESIGN 4 wants it in CSV: shortest round-trip `Display`
 /// (`50`, `12.5`, `0.00001`); NaN and infinities are written as empty.
@@ -72,6 +86,14 @@ pub fn safe_names(ids: &[&str], reserved: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_injection() {
+        for bad in ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx"] {
+            assert_eq!(excel_safe(bad), format!("'{bad}"));
+        }
+        assert_eq!(excel_safe("ok = fine"), "ok = fine");
+    }
 
     #[test]
     fn numbers() {

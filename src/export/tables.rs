@@ -21,6 +21,10 @@ pub struct TableContext<'a> {
     pub leaves_only: bool,
     /// An id column was given (respondent columns are filled).
     pub has_ids: bool,
+    /// `--min-cell K`: counts below K are masked in published tables.
+    pub min_cell: Option<u64>,
+    /// `--excel-csv`: protect input-derived cells against formula injection.
+    pub excel_csv: bool,
 }
 
 impl TableContext<'_> {
@@ -31,6 +35,26 @@ impl TableContext<'_> {
             .iter()
             .enumerate()
             .filter(move |(_, t)| !self.leaves_only || t.is_leaf)
+    }
+
+    /// A cell that comes from the input, protected against formula
+    /// injection when `--excel-csv` is on.
+    pub fn xl(&self, s: &str) -> String {
+        if self.excel_csv {
+            super::excel_safe(s).into_owned()
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// Is count `n` masked by `--min-cell`?
+    pub fn masked(&self, n: u64) -> bool {
+        self.min_cell.is_some_and(|k| n < k)
+    }
+
+    /// The `<K` text that stands for a masked count in the summary and XLSX.
+    pub fn mask_text(&self) -> String {
+        format!("<{}", self.min_cell.unwrap_or(0))
     }
 
     /// A level as written in tables.
@@ -60,7 +84,9 @@ pub const LONG_COLUMNS: &[&str] = &[
     "hits_per_1000_tokens",
 ];
 
-/// Write the long (tidy) table: one row per cell × theme.
+/// Write the long (tidy) table: one row per cell × theme. With
+/// `--min-cell`, masked values are empty and a last column `masked` names
+/// the masked columns of the row (`;`-separated).
 pub fn write_long<W: Write>(
     w: W,
     ctx: &TableContext<'_>,
@@ -69,22 +95,28 @@ pub fn write_long<W: Write>(
     let mut w = csv::Writer::from_writer(w);
     let mut header: Vec<&str> = ctx.group_names.iter().map(String::as_str).collect();
     header.extend_from_slice(LONG_COLUMNS);
+    if ctx.min_cell.is_some() {
+        header.push("masked");
+    }
     w.write_record(&header)?;
+    let offset = ctx.group_names.len();
     let mut rec: Vec<String> = Vec::with_capacity(header.len());
+    let mut masked: Vec<&str> = Vec::new();
     for (key, cell) in cells {
         let respondents = cell.respondents();
         for (t, theme) in ctx.themes() {
             let tc = &cell.themes[t];
             rec.clear();
-            rec.extend(key.groups.iter().map(|l| ctx.level(l).to_string()));
-            rec.push(ctx.level(&key.question).to_string());
+            masked.clear();
+            rec.extend(key.groups.iter().map(|l| ctx.xl(ctx.level(l))));
+            rec.push(ctx.xl(ctx.level(&key.question)));
             rec.push(theme.id.clone());
             rec.push(theme.label.clone().unwrap_or_default());
             rec.push(cell.responses.to_string());
             rec.push(tc.responses_with_theme.to_string());
             rec.push(pct(tc.responses_with_theme, cell.responses));
+            let with = cell.respondents_with_theme(t);
             if ctx.has_ids {
-                let with = cell.respondents_with_theme(t);
                 rec.push(respondents.to_string());
                 rec.push(with.to_string());
                 rec.push(pct(with, respondents));
@@ -96,6 +128,41 @@ pub fn write_long<W: Write>(
             rec.push(tc.negated_hits.to_string());
             rec.push(cell.tokens.to_string());
             rec.push(per_1000(tc.hits, cell.tokens));
+            if ctx.min_cell.is_some() {
+                // (column, count, columns derived from it)
+                let mut checks = vec![
+                    ("responses", cell.responses, &["pct_responses"][..]),
+                    (
+                        "responses_with_theme",
+                        tc.responses_with_theme,
+                        &["pct_responses"][..],
+                    ),
+                    ("hits", tc.hits, &["score", "hits_per_1000_tokens"][..]),
+                    ("negated_hits", tc.negated_hits, &[][..]),
+                ];
+                if ctx.has_ids {
+                    checks.push(("respondents", respondents, &["pct_respondents"][..]));
+                    checks.push(("respondents_with_theme", with, &["pct_respondents"][..]));
+                }
+                for (col, n, derived) in checks {
+                    if ctx.masked(n) {
+                        for c in std::iter::once(&col).chain(derived) {
+                            if !masked.contains(c) {
+                                masked.push(c);
+                            }
+                        }
+                    }
+                }
+                for c in &masked {
+                    let i = offset
+                        + LONG_COLUMNS
+                            .iter()
+                            .position(|x| x == c)
+                            .expect("known column");
+                    rec[i].clear();
+                }
+                rec.push(masked.join(";"));
+            }
             w.write_record(&rec)?;
         }
     }
@@ -150,6 +217,9 @@ pub fn write_wide<W: Write>(
     questions.sort();
     let mut header = vec!["question".to_string(), "theme".into(), "label".into()];
     header.extend(combos.iter().map(|c| combo_label(ctx, c)));
+    if ctx.min_cell.is_some() {
+        header.push("masked".into());
+    }
     w.write_record(&header)?;
     for (order, q) in &questions {
         let cell = |groups: &Vec<Level>| {
@@ -159,24 +229,47 @@ pub fn write_wide<W: Write>(
                 question: q.clone(),
             })
         };
-        let mut rec = vec![ctx.level(q).to_string(), "N".into(), "responses".into()];
-        rec.extend(
-            combos
-                .iter()
-                .map(|c| cell(c).map(|c| c.responses.to_string()).unwrap_or_default()),
-        );
+        let mut rec = vec![ctx.xl(ctx.level(q)), "N".into(), "responses".into()];
+        let mut masked = Vec::new();
+        rec.extend(combos.iter().map(|c| {
+            cell(c)
+                .map(|cl| {
+                    if ctx.masked(cl.responses) {
+                        masked.push(combo_label(ctx, c));
+                        String::new()
+                    } else {
+                        cl.responses.to_string()
+                    }
+                })
+                .unwrap_or_default()
+        }));
+        if ctx.min_cell.is_some() {
+            rec.push(masked.join(";"));
+        }
         w.write_record(&rec)?;
         for (t, theme) in ctx.themes() {
             let mut rec = vec![
-                ctx.level(q).to_string(),
+                ctx.xl(ctx.level(q)),
                 theme.id.clone(),
                 theme.label.clone().unwrap_or_default(),
             ];
+            let mut masked = Vec::new();
             rec.extend(combos.iter().map(|c| {
                 cell(c)
-                    .map(|c| n_pct(c.themes[t].responses_with_theme, c.responses))
+                    .map(|cl| {
+                        let n = cl.themes[t].responses_with_theme;
+                        if ctx.masked(n) || ctx.masked(cl.responses) {
+                            masked.push(combo_label(ctx, c));
+                            String::new()
+                        } else {
+                            n_pct(n, cl.responses)
+                        }
+                    })
                     .unwrap_or_default()
             }));
+            if ctx.min_cell.is_some() {
+                rec.push(masked.join(";"));
+            }
             w.write_record(&rec)?;
         }
     }
@@ -194,6 +287,9 @@ pub fn write_terms<W: Write>(
     let mut w = csv::Writer::from_writer(w);
     let mut header: Vec<&str> = ctx.group_names.iter().map(String::as_str).collect();
     header.extend_from_slice(&["question", "theme", "entry", "hits", "responses"]);
+    if ctx.min_cell.is_some() {
+        header.push("masked");
+    }
     w.write_record(&header)?;
     let themes = ctx.matcher.themes();
     for (key, cell) in cells {
@@ -238,7 +334,12 @@ pub fn summary(ctx: &TableContext<'_>, cells: &BTreeMap<CellKey, Cell>) -> Strin
         } else {
             ctx.level(&k.groups[0]).to_string()
         };
-        header.push(format!("{name} (N={})", c.responses));
+        let n = if ctx.masked(c.responses) {
+            ctx.mask_text()
+        } else {
+            c.responses.to_string()
+        };
+        header.push(format!("{name} (N={n})"));
         cols.push(c);
     }
     let mut rows = vec![header];

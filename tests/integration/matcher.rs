@@ -443,7 +443,8 @@ fn term() -> impl Strategy<Value = String> {
 
 fn theme_spec(id: String) -> impl Strategy<Value = ThemeSpec> {
     (
-        prop::collection::vec((term(), prop::sample::select(WEIGHTS)), 1..=6),
+        // No terms is allowed for a parent; `spec` gives a leaf one.
+        prop::collection::vec((term(), prop::sample::select(WEIGHTS)), 0..=6),
         prop::collection::vec(term(), 0..=2),
         0..4u8,
     )
@@ -542,7 +543,14 @@ fn spec() -> impl Strategy<Value = Spec> {
                 .collect();
             (themes, Just(liwc), Just(negation))
         })
-        .prop_flat_map(|(themes, liwc, negation)| {
+        .prop_flat_map(|(mut themes, liwc, negation)| {
+            let ids: Vec<String> = themes.iter().map(|t| t.id.clone()).collect();
+            for t in &mut themes {
+                let below = format!("{}.", t.id);
+                if t.terms.is_empty() && !ids.iter().any(|id| id.starts_with(&below)) {
+                    t.terms.push(("good".to_string(), 1.0));
+                }
+            }
             let mut phrases: Vec<Vec<String>> = Vec::new();
             for t in &themes {
                 let terms = t.terms.iter().map(|(s, _)| s).chain(&t.exclude);

@@ -88,6 +88,21 @@ pub struct CodeArgs {
     /// Only leaf themes in the tables (no parent roll-ups).
     #[arg(long, help_heading = "Output")]
     pub leaves_only: bool,
+    /// Also write matches.csv: every match (negated ones too) with its
+    /// context, for auditing.
+    #[arg(long, help_heading = "Output")]
+    pub kwic: bool,
+    /// Tokens of context on each side in matches.csv.
+    #[arg(long, value_name = "N", default_value_t = 8, help_heading = "Output")]
+    pub context: usize,
+    /// Mask counts below K (and percentages derived from them) in published
+    /// tables.
+    #[arg(long, value_name = "K", help_heading = "Output")]
+    pub min_cell: Option<u64>,
+    /// CSVs for Excel: UTF-8 BOM, and a leading ' on input cells that begin
+    /// with = + - @ TAB or CR (formula-injection protection).
+    #[arg(long, help_heading = "Output")]
+    pub excel_csv: bool,
     /// Label of the level that pools every value of a column.
     #[arg(
         long,

@@ -106,6 +106,10 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
         all_label: a.all_label,
         progress: show_progress,
         command_line: std::env::args().collect(),
+        kwic: a.kwic,
+        context: a.context,
+        min_cell: a.min_cell,
+        excel_csv: a.excel_csv,
         ..CodeOptions::default()
     };
     let source = LexiconSource {
