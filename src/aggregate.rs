@@ -348,6 +348,7 @@ mod tests {
             tokens: 10,
             counts: c,
             matches: &[],
+            parents: &[],
         };
         let c1: &'static [ThemeCounts] = Box::leak(c1.into_boxed_slice());
         let c2: &'static [ThemeCounts] = Box::leak(c2.into_boxed_slice());
@@ -374,6 +375,80 @@ mod tests {
     }
 
     #[test]
+    fn entries_and_sole_contributors() {
+        use crate::matching::Match;
+        let m = |theme, entry, negated| Match {
+            theme,
+            entry,
+            start: 0,
+            end: 1,
+            byte_start: 0,
+            byte_end: 1,
+            negated,
+        };
+        // Theme 0 is the parent of themes 1 and 2.
+        let parents = [None, Some(0), Some(0)];
+        let c: &'static [ThemeCounts] = Box::leak(counts(&[2, 1, 1]).into_boxed_slice());
+        let mut a = Aggregate::new(3);
+        // Response 1: entry (1,0) twice and (2,0) once, plus a negated (2,1).
+        let ms = [
+            m(1, 0, false),
+            m(1, 0, false),
+            m(2, 0, false),
+            m(2, 1, true),
+        ];
+        a.add(
+            &[],
+            "q",
+            Coded {
+                id: None,
+                tokens: 3,
+                counts: c,
+                matches: &ms,
+                parents: &parents,
+            },
+        );
+        // Response 2: only (1,0).
+        let ms2 = [m(1, 0, false)];
+        a.add(
+            &[],
+            "q",
+            Coded {
+                id: None,
+                tokens: 3,
+                counts: c,
+                matches: &ms2,
+                parents: &parents,
+            },
+        );
+        let cell = a.cells.values().next().unwrap();
+        assert_eq!(
+            cell.entries[&(1, 0)],
+            EntryCell {
+                hits: 3,
+                responses: 2
+            }
+        );
+        assert_eq!(
+            cell.entries[&(2, 0)],
+            EntryCell {
+                hits: 1,
+                responses: 1
+            }
+        );
+        assert!(
+            !cell.entries.contains_key(&(2, 1)),
+            "negated matches are not hits"
+        );
+        // (1,0) is the sole entry of theme 1 in both responses, of the
+        // parent only in response 2; (2,0) is sole for theme 2 once.
+        assert_eq!(cell.sole[&(1, 1, 0)], 2);
+        assert_eq!(cell.sole[&(0, 1, 0)], 1);
+        assert_eq!(cell.sole[&(2, 2, 0)], 1);
+        assert_eq!(cell.sole.get(&(0, 2, 0)), None);
+    }
+
+    #[test]
     fn merge_equals_one_run() {
         let c: &'static [ThemeCounts] = Box::leak(counts(&[1, 3]).into_boxed_slice());
         let r = Coded {
@@ -381,6 +456,7 @@ mod tests {
             tokens: 5,
             counts: c,
             matches: &[],
+            parents: &[],
         };
         let mut one = Aggregate::new(2);
         let mut s1 = Aggregate::new(2);
