@@ -685,7 +685,10 @@ mod tests {
 
     /// (text, does the fast path handle it, expected tokens). Offsets were
     /// counted by hand from the UTF-8 lengths noted in each comment.
-    const CASES: &[(&str, bool, &[(&str, usize, usize)])] = &[
+    /// An expected token: normalized text, original start and end.
+    type Expected = (&'static str, usize, usize);
+
+    const CASES: &[(&str, bool, &[Expected])] = &[
         ("Hello, World!", true, &[("hello", 0, 5), ("world", 7, 12)]),
         ("", true, &[]),
         ("  ...  ", true, &[]),

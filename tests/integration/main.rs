@@ -1,1 +1,2 @@
 //! One integration test binary (see STYLE 5): each module is a topic.
+mod tokenizer;
