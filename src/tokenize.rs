@@ -18,7 +18,7 @@ use tokenizers::{
     SplitDelimiterBehavior,
 };
 use unicode_normalization::char::canonical_combining_class;
-use unicode_normalization::{IsNormalized, is_nfkc_quick};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// The word regex of the default pre-tokenizer (DESIGN 3.1): a letter or
 /// digit, then letters, digits and marks, joined by inner apostrophes.
@@ -245,6 +245,8 @@ impl Tokenizer {
 //
 // A char c is simple when all of these hold:
 // - NFKC quick check (unicode-normalization) is Yes: NFKC does not map it;
+//   or it is a pure separator NFKC maps only to separators (NBSP, `…`,
+//   full-width punctuation; see `classify_separator`);
 // - a char with a nonzero canonical combining class (a combining mark such
 //   as a virama or an Arabic vowel sign) is simple too, but the scanner
 //   checks, where it meets one, that the previous char's class is not
@@ -372,8 +374,10 @@ fn classify(c: char, classes: &[u8]) -> u8 {
     if !(cp < CLASSIFIED_END || PLANE14.contains(&cp)) {
         return 0;
     }
-    if is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes {
-        return 0;
+    match is_nfkc_quick(std::iter::once(c)) {
+        IsNormalized::Yes => {}
+        IsNormalized::No => return classify_separator(c, classes),
+        IsNormalized::Maybe => return 0,
     }
     let ccc = if canonical_combining_class(c) != 0 {
         CCC
@@ -392,6 +396,29 @@ fn classify(c: char, classes: &[u8]) -> u8 {
     let class = classes[ncp as usize];
     let class = if class & START != 0 { START } else { class };
     SIMPLE | ccc | class | if n != c { LOWER } else { 0 }
+}
+
+/// A char NFKC changes (NBSP, `…`, full-width `！`) is still simple when
+/// it is a pure separator: it and everything NFKC makes of it are starters
+/// (ccc 0) that are neither word chars nor apostrophes, so it can only sit
+/// between tokens, and the crate's alignments of the chars around it stay
+/// one-to-one. NFKC_QC=Maybe chars are excluded (they compose with the char
+/// before them).
+fn classify_separator(c: char, classes: &[u8]) -> u8 {
+    let is_separator = |n: char| {
+        let ncp = n as u32;
+        (ncp < CLASSIFIED_END || PLANE14.contains(&ncp))
+            && classes[ncp as usize] & (START | MARK) == 0
+            && canonical_combining_class(n) == 0
+            && n != '\''
+            && !APOSTROPHES.contains(&n)
+            && n.to_lowercase().eq(std::iter::once(n))
+    };
+    if is_separator(c) && std::iter::once(c).nfkc().all(is_separator) {
+        SIMPLE
+    } else {
+        0
+    }
 }
 
 /// Whether the native fast path handles `c` (a text made only of such chars
@@ -735,10 +762,11 @@ mod tests {
             &[("مرحبا", 0, 10), ("بالعالم", 11, 25)],
         ),
         ("שלום עולם", true, &[("שלום", 0, 8), ("עולם", 9, 17)]),
-        // NBSP (2 bytes) and U+2028 (3 bytes) separate; NBSP needs NFKC.
+        // NBSP (2 bytes) and U+2028 (3 bytes) separate; NBSP and `…`
+        // (3 bytes) are NFKC separators the fast path handles.
         (
             "a\u{a0}b\u{2028}c\td\r\ne",
-            false,
+            true,
             &[
                 ("a", 0, 1),
                 ("b", 3, 4),
@@ -791,9 +819,10 @@ mod tests {
         ] {
             assert!(fast_path_handles(c), "{c:?} should be simple");
         }
-        // Ligature, full width, two-char lowercase, composing mark, NBSP,
-        // private use (unclassified plane).
-        for c in ['\u{FB01}', 'Ａ', 'İ', '\u{301}', '\u{A0}', '\u{F0000}'] {
+        // Ligature, full width, two-char lowercase, composing mark,
+        // full-width apostrophe, diaeresis (NFKC: space + mark), private use
+        // (unclassified plane).
+        for c in ['\u{FB01}', 'Ａ', 'İ', '\u{301}', '＇', '¨', '\u{F0000}'] {
             assert!(!fast_path_handles(c), "{c:?} should not be simple");
         }
     }
