@@ -46,6 +46,7 @@ pub struct Cell {
     /// One slot per theme of the matcher.
     pub themes: Vec<ThemeCell>,
     /// (theme, entry) → counts, only for entries with a hit.
+    #[serde(with = "as_pairs")]
     pub entries: BTreeMap<(u32, u32), EntryCell>,
     /// Respondent id → themes the respondent carries in this cell (a bit
     /// per theme). Only filled when an id column is given.
@@ -56,6 +57,7 @@ pub struct Cell {
     /// only entry with a hit for the theme (its subtree included). With it,
     /// responses carrying a theme once its entry is left out is
     /// `responses_with_theme - sole`, for the term-influence statistic.
+    #[serde(with = "as_pairs")]
     pub sole: BTreeMap<(u32, u32, u32), u64>,
 }
 
@@ -158,6 +160,7 @@ pub struct Aggregate {
     /// Questions in order of first appearance.
     questions: Vec<String>,
     /// Key (group values, question index) → cell.
+    #[serde(with = "as_pairs")]
     cells: BTreeMap<(Vec<String>, usize), Cell>,
     #[serde(skip)]
     index: FxHashMap<String, usize>,
@@ -321,6 +324,30 @@ impl Aggregate {
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
+    }
+}
+
+/// JSON maps need string keys: write maps with tuple keys as lists of
+/// `[key, value]` pairs.
+mod as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
 

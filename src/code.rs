@@ -104,7 +104,7 @@ pub struct LexiconSource {
 
 /// Row accounting of a run (DESIGN 6: read = coded + empty + skipped, per
 /// text column in the wide layout).
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Accounting {
     /// Data rows read over all inputs.
     pub rows_read: u64,
@@ -381,24 +381,18 @@ pub fn run(
         min_cell: opts.min_cell,
         excel_csv: opts.excel_csv,
     };
-    let csv_err = |name: &str| {
-        let name = name.to_string();
-        move |e: csv::Error| Error::Data(format!("writing {name}: {e}"))
-    };
-    tables::write_long(&mut files.long, &tctx, &cells).map_err(csv_err("themes_by_group.csv"))?;
-    tables::write_wide(&mut files.wide, &tctx, &cells)
-        .map_err(csv_err("themes_by_group_wide.csv"))?;
-    tables::write_terms(&mut files.terms, &tctx, &cells).map_err(csv_err("terms_by_group.csv"))?;
-    let mask = |n: u64| tctx.masked(n).then(String::new);
-    crate::export::stats_table::write_stats(
-        &mut files.stats,
-        &mut files.residuals,
-        &tctx,
-        &cells,
-        &mask,
-    )
-    .map_err(csv_err("stats.csv"))?;
-    let written = files.finish()?;
+    let mut written = files.finish()?;
+    written.extend(write_tables(tmp.path(), &tctx, &cells, opts.excel_csv)?);
+    write_partial(
+        tmp.path(),
+        &total,
+        lexicon,
+        source,
+        &group_names,
+        has_ids,
+        &acc,
+    )?;
+    written.push("partial.json".into());
 
     let mut warnings = Vec::new();
     if acc.responses_without_id > 0 {
@@ -686,6 +680,96 @@ fn write_skipped(w: &mut Out, skipped: &[Skipped]) -> Result<(), Error> {
     w.write(&c.into_inner().map_err(|e| Error::Data(e.to_string()))?)
 }
 
+/// The table files (written once the counts are final), in a fixed order.
+pub const TABLE_FILES: &[&str] = &[
+    "themes_by_group.csv",
+    "themes_by_group_wide.csv",
+    "terms_by_group.csv",
+    "stats.csv",
+    "stats_residuals.csv",
+];
+
+/// Write the count and statistics tables into `dir`; their names.
+pub(crate) fn write_tables(
+    dir: &Path,
+    tctx: &TableContext<'_>,
+    cells: &std::collections::BTreeMap<crate::aggregate::CellKey, crate::aggregate::Cell>,
+    bom: bool,
+) -> Result<Vec<String>, Error> {
+    let mut files: Vec<Out> = TABLE_FILES
+        .iter()
+        .map(|name| Out::create(dir, name))
+        .collect::<Result<_, _>>()?;
+    if bom {
+        for f in &mut files {
+            f.write("\u{feff}".as_bytes())?;
+        }
+    }
+    let csv_err = |name: &str| {
+        let name = name.to_string();
+        move |e: csv::Error| Error::Data(format!("writing {name}: {e}"))
+    };
+    let [long, wide, terms, stats, residuals] = &mut files[..] else {
+        unreachable!("five table files")
+    };
+    tables::write_long(&mut *long, tctx, cells).map_err(csv_err(TABLE_FILES[0]))?;
+    tables::write_wide(&mut *wide, tctx, cells).map_err(csv_err(TABLE_FILES[1]))?;
+    tables::write_terms(&mut *terms, tctx, cells).map_err(csv_err(TABLE_FILES[2]))?;
+    let mask = |n: u64| tctx.masked(n).then(String::new);
+    crate::export::stats_table::write_stats(&mut *stats, &mut *residuals, tctx, cells, &mask)
+        .map_err(csv_err(TABLE_FILES[3]))?;
+    for mut f in files {
+        f.w.flush().map_err(|e| Error::io(f.name, e))?;
+    }
+    Ok(TABLE_FILES.iter().map(|s| s.to_string()).collect())
+}
+
+/// What `partial.json` holds: the mergeable counts of a run and what must
+/// agree for two runs to be merged.
+#[derive(Serialize, serde::Deserialize)]
+pub struct Partial {
+    /// Always `thematic-partial`.
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// Lexicon name.
+    pub lexicon_name: String,
+    /// SHA-256 of the lexicon file (runs must share it to be merged).
+    pub lexicon_sha256: String,
+    /// Group column names.
+    pub group_names: Vec<String>,
+    /// Whether an id column was given.
+    pub has_ids: bool,
+    /// Row accounting.
+    pub accounting: Accounting,
+    /// The counts.
+    pub aggregate: Aggregate,
+}
+
+fn write_partial(
+    dir: &Path,
+    agg: &Aggregate,
+    lexicon: &Lexicon,
+    source: &LexiconSource,
+    group_names: &[String],
+    has_ids: bool,
+    acc: &Accounting,
+) -> Result<(), Error> {
+    let p = Partial {
+        format: "thematic-partial".into(),
+        version: 1,
+        lexicon_name: lexicon.name.clone(),
+        lexicon_sha256: source.sha256.clone(),
+        group_names: group_names.to_vec(),
+        has_ids,
+        accounting: acc.clone(),
+        aggregate: agg.clone(),
+    };
+    let f = File::create(dir.join("partial.json")).map_err(|e| Error::io("partial.json", e))?;
+    serde_json::to_writer(BufWriter::new(f), &p)
+        .map_err(|e| Error::Data(format!("writing partial.json: {e}")))
+}
+
 /// Refuse an output folder where an output file would be an input.
 fn check_not_inputs(out_dir: &Path, inputs: &[Input]) -> Result<(), Error> {
     let names = [
@@ -699,6 +783,7 @@ fn check_not_inputs(out_dir: &Path, inputs: &[Input]) -> Result<(), Error> {
         "skipped.csv",
         "matches.csv",
         "report.xlsx",
+        "partial.json",
         "manifest.json",
     ];
     for input in inputs {
@@ -752,11 +837,6 @@ struct OutFiles {
     responses: Out,
     uncoded: Out,
     skipped: Out,
-    long: Out,
-    wide: Out,
-    terms: Out,
-    stats: Out,
-    residuals: Out,
     kwic: Option<Out>,
 }
 
@@ -766,11 +846,6 @@ impl OutFiles {
             responses: Out::create(dir, "responses.csv")?,
             uncoded: Out::create(dir, "uncoded.csv")?,
             skipped: Out::create(dir, "skipped.csv")?,
-            long: Out::create(dir, "themes_by_group.csv")?,
-            wide: Out::create(dir, "themes_by_group_wide.csv")?,
-            terms: Out::create(dir, "terms_by_group.csv")?,
-            stats: Out::create(dir, "stats.csv")?,
-            residuals: Out::create(dir, "stats_residuals.csv")?,
             kwic: if kwic {
                 Some(Out::create(dir, "matches.csv")?)
             } else {
@@ -780,18 +855,9 @@ impl OutFiles {
     }
 
     fn all_mut(&mut self) -> impl Iterator<Item = &mut Out> {
-        [
-            &mut self.long,
-            &mut self.wide,
-            &mut self.responses,
-            &mut self.terms,
-            &mut self.stats,
-            &mut self.residuals,
-            &mut self.uncoded,
-            &mut self.skipped,
-        ]
-        .into_iter()
-        .chain(self.kwic.as_mut())
+        [&mut self.responses, &mut self.uncoded, &mut self.skipped]
+            .into_iter()
+            .chain(self.kwic.as_mut())
     }
 
     /// `--excel-csv`: a UTF-8 BOM at the start of every CSV.

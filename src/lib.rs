@@ -23,6 +23,7 @@ pub mod export;
 pub mod ingest;
 pub mod lexicon;
 pub mod matching;
+pub mod merge;
 pub mod progress;
 pub mod stats;
 pub mod tokenize;

@@ -414,3 +414,59 @@ fn bundled_lexicon_spot_checks() {
     // P12: "I never felt judged by society": not stigma.
     assert_eq!(get("P12", "triggers")["triggers_stigma"], "0");
 }
+
+#[test]
+fn merged_shards_equal_one_run() {
+    let dir = Dir::new();
+    run_long(&dir, "one", &["--quiet"]);
+    let text = std::fs::read_to_string(fixture("responses.csv")).unwrap();
+    // Split the records (not lines: answers hold quoted newlines) in two.
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    let (a, b) = records.split_at(records.len() / 2 + 3);
+    for (name, part) in [("a.csv", a), ("b.csv", b)] {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&header).unwrap();
+        for rec in part {
+            w.write_record(rec).unwrap();
+        }
+        dir.create(name, w.into_inner().unwrap());
+    }
+    for shard in ["a", "b"] {
+        dir.ok(&[
+            "code",
+            &format!("{shard}.csv"),
+            "--id",
+            "participant_id",
+            "--group",
+            "group",
+            "--question",
+            "question",
+            "--out",
+            shard,
+            "--quiet",
+        ]);
+    }
+    dir.ok(&["merge", "a", "b/partial.json", "--out", "merged", "--quiet"]);
+    for file in [
+        "themes_by_group.csv",
+        "themes_by_group_wide.csv",
+        "terms_by_group.csv",
+        "stats.csv",
+        "stats_residuals.csv",
+    ] {
+        assert_eq!(
+            dir.read(&format!("one/{file}")),
+            dir.read(&format!("merged/{file}")),
+            "{file}"
+        );
+    }
+    // A partial from another lexicon is refused.
+    dir.create(
+        "other.toml",
+        "[lexicon]\nname = \"o\"\n[[theme]]\nid = \"a\"\nterms = [\"x\"]\n",
+    );
+    let out = dir.fails(&["merge", "a", "--lexicon", "other.toml", "--out", "m2"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another lexicon"));
+}

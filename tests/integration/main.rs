@@ -1,5 +1,6 @@
 //! One integration test binary (see STYLE 5): each module is a topic.
 
 mod code;
+mod matcher;
 mod tokenizer;
 mod util;

@@ -923,3 +923,38 @@ fn reference_liwc_semantics() {
         ["a:regex:st.*@0..1", "c:regex:st.*@0..1"]
     );
 }
+
+#[test]
+fn zz_probe() {
+    let tk = Tokenizer::default_pipeline();
+    let cases: &[&[(&str, &[&str])]] = &[
+        &[("a.b.c", &["s* clean"]), ("a.b", &["s* clean*"])],
+        &[("a.b", &["s* clean*"]), ("a.b.c", &["s* clean"])],
+        &[("a", &["s* clean", "s* clean*"])],
+        &[("a", &["s* clean*", "s* clean"])],
+        &[("x", &["s* clean"]), ("y", &["s* clean*"])],
+        &[("y", &["s* clean*"]), ("x", &["s* clean"])],
+        &[("x", &["sing*"]), ("y", &["sin*"]), ("z", &["sing"])],
+        &[("x", &["s*"]), ("y", &["si*"])],
+        &[("x", &["si*"]), ("y", &["s*"])],
+        &[("x", &["sx*", "si*"]), ("y", &["s*"])],
+        &[("x", &["so*"]), ("y", &["si*"])],
+        &[("x", &["regex:s.*"]), ("y", &["regex:si.*"])],
+        &[("y", &["regex:si.*"]), ("x", &["regex:s.*"])],
+        &[("a.b.c", &["si*"]), ("a.b", &["sin*"])],
+        &[("a.b.c", &["sin*"]), ("a.b", &["si*"])],
+        &[("b", &["sin*"]), ("a.b", &["si*"]), ("a", &["sxx"])],
+    ];
+    for c in cases {
+        let spec = lexicon(true, &c.iter().map(|(a, b)| (*a, *b, &[][..])).collect::<Vec<_>>(), None);
+        let lex = build(&spec, &tk);
+        let fast = Matcher::new(&lex);
+        let text = "sing clean";
+        let mut toks = Tokens::new();
+        tk.tokenize(text, &mut toks);
+        let mut got = Vec::new();
+        fast.find(text, &toks, &mut Scratch::new(), &mut got);
+        let f: Vec<String> = got.iter().map(|m| format!("{}:{}@{}..{}", fast.themes()[m.theme as usize].id, fast.themes()[m.theme as usize].entries[m.entry as usize].text, m.start, m.end)).collect();
+        eprintln!("{c:?}\n   fast {f:?}\n   ref  {:?}", ref_run(&spec, text));
+    }
+}

@@ -23,6 +23,44 @@ pub enum Command {
     /// Check or show a lexicon.
     #[command(subcommand)]
     Lexicon(LexiconCommand),
+    /// Combine the partial.json of several `code` runs (shards) into tables.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct MergeArgs {
+    /// partial.json files, or `code` output folders holding one.
+    #[arg(value_name = "PARTIAL", required = true)]
+    pub partials: Vec<PathBuf>,
+    /// The lexicon every shard was coded with (default: the bundled one).
+    #[arg(long, short = 'l', value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
+    /// A tokenizer.json (as used for coding).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Output folder.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "DIR",
+        default_value = "thematic-merged"
+    )]
+    pub out: PathBuf,
+    /// Only leaf themes in the tables.
+    #[arg(long)]
+    pub leaves_only: bool,
+    /// Mask counts below K in published tables.
+    #[arg(long, value_name = "K")]
+    pub min_cell: Option<u64>,
+    /// CSVs for Excel (BOM, formula-injection protection).
+    #[arg(long)]
+    pub excel_csv: bool,
+    /// Label of the level that pools every value of a column.
+    #[arg(long, value_name = "LABEL", default_value = "All")]
+    pub all_label: String,
+    /// No summary table.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// When to draw the progress bar.

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use args::{Args, CodeArgs, Command, ExplainArgs, LexiconCommand, LexiconFileArgs, ProgressWhen};
+use args::{
+    Args, CodeArgs, Command, ExplainArgs, LexiconCommand, LexiconFileArgs, MergeArgs, ProgressWhen,
+};
 use thematic::code::{CodeOptions, LexiconSource};
 use thematic::export::tables::render_table;
 use thematic::ingest::{ColumnSpec, Input};
@@ -51,7 +53,39 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain(a),
         Command::Lexicon(LexiconCommand::Check(a)) => lexicon_check(a),
         Command::Lexicon(LexiconCommand::Show(a)) => lexicon_show(a),
+        Command::Merge(a) => merge(a),
     }
+}
+
+fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
+    let tk = tokenizer(a.tokenizer.as_ref())?;
+    let loaded = lexicon::load(a.lexicon.as_deref(), &tk)?;
+    let opts = thematic::merge::MergeOptions {
+        partials: a.partials,
+        out_dir: a.out,
+        all_label: a.all_label,
+        leaves_only: a.leaves_only,
+        min_cell: a.min_cell,
+        excel_csv: a.excel_csv,
+        command_line: std::env::args().collect(),
+    };
+    let source = LexiconSource {
+        path: loaded.path.clone(),
+        sha256: loaded.sha256.clone(),
+    };
+    let report = thematic::merge::run(&opts, &loaded.lexicon, &source)?;
+    if !a.quiet {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", report.summary.trim_end())?;
+        writeln!(
+            out,
+            "\nmerged {} partial(s): {} answers coded. Tables in {}",
+            opts.partials.len(),
+            report.accounting.responses_coded,
+            opts.out_dir.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn tokenizer(path: Option<&PathBuf>) -> anyhow::Result<Tokenizer> {
