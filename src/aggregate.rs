@@ -159,11 +159,18 @@ pub struct Aggregate {
     n_themes: usize,
     /// Questions in order of first appearance.
     questions: Vec<String>,
-    /// Key (group values, question index) → cell.
-    #[serde(with = "as_pairs")]
-    cells: BTreeMap<(Vec<String>, usize), Cell>,
+    /// (group values, question index) and its cell, in order of first
+    /// appearance.
+    cells: Vec<((Vec<String>, usize), Cell)>,
+    /// Question → index in `questions`.
     #[serde(skip)]
     index: FxHashMap<String, usize>,
+    /// Joined key (`g1 \x1f g2 \x1f question-index`) → index in `cells`, so
+    /// a response costs one hash lookup and no allocation.
+    #[serde(skip)]
+    cell_index: FxHashMap<String, usize>,
+    #[serde(skip)]
+    key_buf: String,
     /// Responses with no tokens (e.g. only emoji).
     pub responses_without_tokens: u64,
 }
@@ -195,12 +202,43 @@ impl Aggregate {
         self.questions.len() - 1
     }
 
+    /// The index in `cells` of (groups, question), created when new.
+    fn cell_slot<'g>(&mut self, groups: impl Iterator<Item = &'g str> + Clone, q: usize) -> usize {
+        use std::fmt::Write;
+        if self.cell_index.len() != self.cells.len() {
+            // Deserialized: rebuild the index.
+            self.cell_index.clear();
+            for i in 0..self.cells.len() {
+                let key = {
+                    let (g, q) = &self.cells[i].0;
+                    join_key(g.iter().map(String::as_str), *q)
+                };
+                self.cell_index.insert(key, i);
+            }
+        }
+        self.key_buf.clear();
+        for g in groups.clone() {
+            self.key_buf.push_str(g);
+            self.key_buf.push('\x1f');
+        }
+        let _ = write!(self.key_buf, "{q}");
+        if let Some(&i) = self.cell_index.get(self.key_buf.as_str()) {
+            return i;
+        }
+        self.cells.push((
+            (groups.map(str::to_string).collect(), q),
+            Cell::new(self.n_themes),
+        ));
+        self.cell_index.insert(self.key_buf.clone(), self.cells.len() - 1);
+        self.cells.len() - 1
+    }
+
     /// Fold one coded response into the cell of `groups` × `question`.
     pub fn add(&mut self, groups: &[&str], question: &str, r: Coded<'_>) {
         let q = self.question_index(question);
-        let key = (groups.iter().map(|g| g.to_string()).collect::<Vec<_>>(), q);
         let n_themes = self.n_themes;
-        let cell = self.cells.entry(key).or_insert_with(|| Cell::new(n_themes));
+        let ci = self.cell_slot(groups.iter().copied(), q);
+        let cell = &mut self.cells[ci].1;
         cell.responses += 1;
         cell.tokens += r.tokens;
         if r.tokens == 0 {
@@ -270,13 +308,8 @@ impl Aggregate {
             .map(|q| self.question_index(q))
             .collect();
         for ((groups, q), cell) in &other.cells {
-            let key = (groups.clone(), remap[*q]);
-            match self.cells.get_mut(&key) {
-                Some(mine) => mine.merge(cell),
-                None => {
-                    self.cells.insert(key, cell.clone());
-                }
-            }
+            let ci = self.cell_slot(groups.iter().map(String::as_str), remap[*q]);
+            self.cells[ci].1.merge(cell);
         }
         self.responses_without_tokens += other.responses_without_tokens;
     }
@@ -325,6 +358,16 @@ impl Aggregate {
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
+}
+
+fn join_key<'g>(groups: impl Iterator<Item = &'g str>, q: usize) -> String {
+    let mut k = String::new();
+    for g in groups {
+        k.push_str(g);
+        k.push('\x1f');
+    }
+    k.push_str(&q.to_string());
+    k
 }
 
 /// JSON maps need string keys: write maps with tuple keys as lists of
@@ -448,7 +491,7 @@ mod tests {
                 parents: &parents,
             },
         );
-        let cell = a.cells.values().next().unwrap();
+        let cell = &a.cells[0].1;
         assert_eq!(
             cell.entries[&(1, 0)],
             EntryCell {
