@@ -171,7 +171,35 @@ struct Worker {
     scratch: Scratch,
     matches: Vec<Match>,
     counts: Vec<ThemeCounts>,
-    record: Vec<String>,
+    record: Record,
+}
+
+/// A CSV record whose field buffers are reused from row to row.
+#[derive(Default)]
+struct Record {
+    fields: Vec<String>,
+    len: usize,
+}
+
+impl Record {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The next field, empty.
+    fn next(&mut self) -> &mut String {
+        if self.len == self.fields.len() {
+            self.fields.push(String::new());
+        }
+        let f = &mut self.fields[self.len];
+        f.clear();
+        self.len += 1;
+        f
+    }
+
+    fn fields(&self) -> &[String] {
+        &self.fields[..self.len]
+    }
 }
 
 /// The output of one chunk.
@@ -568,26 +596,26 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
                 out.without_id += 1;
             }
 
+            use std::fmt::Write as _;
             let rec = &mut w.record;
             rec.clear();
-            rec.push(row.row.to_string());
-            rec.push(ctx.xl(id.as_deref().unwrap_or("")).into_owned());
-            rec.extend(group_refs.iter().map(|g| ctx.xl(g).into_owned()));
-            rec.push(ctx.xl(question).into_owned());
-            rec.push(n_tokens.to_string());
-            rec.push(if n_tokens == 0 {
-                String::new()
-            } else {
-                fmt_f64(100.0 * covered as f64 / n_tokens as f64)
-            });
+            let _ = write!(rec.next(), "{}", row.row);
+            rec.next().push_str(&ctx.xl(id.as_deref().unwrap_or("")));
+            for g in &group_refs {
+                rec.next().push_str(&ctx.xl(g));
+            }
+            rec.next().push_str(&ctx.xl(question));
+            let _ = write!(rec.next(), "{n_tokens}");
+            let pct = rec.next();
+            if n_tokens > 0 {
+                pct.push_str(&fmt_f64(100.0 * covered as f64 / n_tokens as f64));
+            }
             for &t in &ctx.columns {
                 let hits = w.counts[t].hits;
-                rec.push(if ctx.presence {
-                    u64::from(hits > 0).to_string()
-                } else {
-                    hits.to_string()
-                });
+                let v = if ctx.presence { u64::from(hits > 0) } else { hits };
+                let _ = write!(rec.next(), "{v}");
             }
+            let rec = rec.fields();
             responses.write_record(rec.iter()).map_err(csv_mem)?;
 
             let n_fixed = 3 + group_refs.len();
