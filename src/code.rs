@@ -151,6 +151,7 @@ struct RunCtx<'a> {
     kwic: bool,
     context: usize,
     excel_csv: bool,
+    liwc: bool,
 }
 
 impl RunCtx<'_> {
@@ -263,11 +264,26 @@ pub fn run(
         .iter()
         .map(|&i| matcher.themes()[i].id.as_str())
         .collect();
+    // liwc semantics reports like LIWC: WC and Dic, and per category the
+    // count and the percentage of WC (`<category>_pct`).
+    let liwc = matcher.semantics() == crate::lexicon::Semantics::Liwc;
     let mut fixed = vec!["row".to_string(), "id".to_string()];
     fixed.extend(group_names.iter().cloned());
-    fixed.extend(["question".to_string(), "tokens".into(), "coded_pct".into()]);
+    fixed.push("question".to_string());
+    if liwc {
+        fixed.extend(["WC".to_string(), "Dic".into()]);
+    } else {
+        fixed.extend(["tokens".to_string(), "coded_pct".into()]);
+    }
     let reserved: Vec<&str> = fixed.iter().map(String::as_str).collect();
-    let col_names = safe_names(&theme_ids, &reserved);
+    let mut wanted: Vec<String> = theme_ids.iter().map(|s| s.to_string()).collect();
+    if liwc {
+        wanted.extend(theme_ids.iter().map(|s| format!("{s}_pct")));
+    }
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let all_names = safe_names(&wanted, &reserved);
+    let (col_names, pct_names) = all_names.split_at(theme_ids.len());
+    let col_names = col_names.to_vec();
 
     let ctx = RunCtx {
         matcher: &matcher,
@@ -281,6 +297,7 @@ pub fn run(
         kwic: opts.kwic,
         context: opts.context,
         excel_csv: opts.excel_csv,
+        liwc,
     };
 
     let mut files = OutFiles::create(tmp.path(), opts.kwic)?;
@@ -290,7 +307,14 @@ pub fn run(
     {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut h = fixed.clone();
-        h.extend(col_names.iter().cloned());
+        if liwc {
+            for (c, p) in col_names.iter().zip(pct_names) {
+                h.push(c.clone());
+                h.push(p.clone());
+            }
+        } else {
+            h.extend(col_names.iter().cloned());
+        }
         w.write_record(&h).expect("writing to memory");
         files.responses.write(&w.into_inner().expect("memory"))?;
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -504,6 +528,15 @@ pub fn run(
                 column: c.clone(),
                 theme: t.to_string(),
             })
+            .chain(
+                pct_names
+                    .iter()
+                    .zip(&theme_ids)
+                    .map(|(c, t)| ManifestColumn {
+                        column: c.clone(),
+                        theme: format!("{t} (% of WC)"),
+                    }),
+            )
             .collect(),
         outputs,
     };
@@ -612,8 +645,18 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             }
             for &t in &ctx.columns {
                 let hits = w.counts[t].hits;
-                let v = if ctx.presence { u64::from(hits > 0) } else { hits };
+                let v = if ctx.presence {
+                    u64::from(hits > 0)
+                } else {
+                    hits
+                };
                 let _ = write!(rec.next(), "{v}");
+                if ctx.liwc {
+                    let pct = rec.next();
+                    if n_tokens > 0 {
+                        pct.push_str(&fmt_f64(100.0 * hits as f64 / n_tokens as f64));
+                    }
+                }
             }
             let rec = rec.fields();
             responses.write_record(rec.iter()).map_err(csv_mem)?;

@@ -470,3 +470,40 @@ fn merged_shards_equal_one_run() {
     let out = dir.fails(&["merge", "a", "--lexicon", "other.toml", "--out", "m2"], 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("another lexicon"));
 }
+
+#[test]
+fn liwc_semantics_reports_wc_dic_and_percentages() {
+    let dir = Dir::new();
+    dir.create(
+        "l.toml",
+        "[lexicon]\nname = \"l\"\nsemantics = \"liwc\"\n[[theme]]\nid = \"pos\"\nterms = [\"good*\", \"good night\", \"happy\"]\n[[theme]]\nid = \"neg\"\nterms = [\"bad\", \"sad*\"]\n",
+    );
+    dir.create("in.csv", "g,text\na,good night happy sadness\nb,bad day\n");
+    dir.ok(&[
+        "code",
+        "in.csv",
+        "--lexicon",
+        "l.toml",
+        "--group",
+        "g",
+        "--out",
+        "o",
+        "--quiet",
+    ]);
+    let t = Table::read(dir.path().join("o/responses.csv"));
+    assert_eq!(
+        t.header,
+        [
+            "row", "id", "g", "question", "WC", "Dic", "pos", "pos_pct", "neg", "neg_pct"
+        ]
+    );
+    // `good night` is one 2-word phrase: LIWC counts words, so pos = 3.
+    assert_eq!(
+        t.rows[0],
+        ["1", "", "a", "text", "4", "100", "3", "75", "1", "25"]
+    );
+    assert_eq!(
+        t.rows[1],
+        ["2", "", "b", "text", "2", "50", "0", "0", "1", "50"]
+    );
+}
