@@ -257,11 +257,10 @@ impl Matcher {
             liwc_entry_themes: Vec::new(),
         };
         let mut keys: FxHashMap<String, u32> = FxHashMap::default();
-        for (ti, id) in order.iter().enumerate() {
-            let Some(&li) = by_id.get(id.as_str()) else {
-                continue;
-            };
-            let theme = &lex.themes[li];
+        // Entries in the order the lexicon lists them (not tree order): the
+        // global entry order breaks liwc ties ("the first entry found").
+        for theme in &lex.themes {
+            let ti = index[theme.id.as_str()] as usize;
             let lists = [(&theme.terms, false), (&theme.exclude, true)];
             for (terms, exclude) in lists {
                 for (ei, term) in terms.iter().enumerate() {
