@@ -828,6 +828,22 @@ mod tests {
     }
 
     #[test]
+    fn tokenizer_is_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Tokenizer>();
+        let tokenizer = Tokenizer::default_pipeline();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let mut out = Tokens::new();
+                    tokenizer.tokenize("Don’t stop", &mut out);
+                    assert_eq!(out.text(0), "don't");
+                });
+            }
+        });
+    }
+
+    #[test]
     fn tokens_buffer_is_reused() {
         let tokenizer = Tokenizer::default_pipeline();
         let mut out = Tokens::new();
