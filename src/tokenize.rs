@@ -421,8 +421,20 @@ fn classify_separator(c: char, classes: &[u8]) -> u8 {
     }
 }
 
-/// Whether the native fast path handles `c` (a text made only of such chars
-/// never falls back to the crate). See the module notes on "simple" chars.
+/// Whether the native fast path handles `c`; a text with any other char is
+/// tokenized by the crate instead. Such "simple" chars are:
+///
+/// - ASCII;
+/// - the apostrophes U+2019, U+2018 and U+02BC (they become `'`);
+/// - chars in planes 0-3 and 14 with NFKC quick check Yes whose
+///   `char::to_lowercase` is one char; combining marks (nonzero canonical
+///   combining class) included, but the fast path still falls back when a
+///   mark follows a char of higher class (NFKC would reorder them);
+/// - pure separators NFKC maps only to non-word, non-apostrophe starters
+///   (NBSP, `…`, full-width `！`).
+///
+/// Their word-regex classes come from the crate's own regex engine, and
+/// the integration tests check every scalar value against the crate.
 pub fn fast_path_handles(c: char) -> bool {
     char_table().get(c) & SIMPLE != 0
 }
@@ -825,6 +837,22 @@ mod tests {
         for c in ['\u{FB01}', 'Ａ', 'İ', '\u{301}', '＇', '¨', '\u{F0000}'] {
             assert!(!fast_path_handles(c), "{c:?} should not be simple");
         }
+    }
+
+    #[test]
+    fn tokenizer_is_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Tokenizer>();
+        let tokenizer = Tokenizer::default_pipeline();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let mut out = Tokens::new();
+                    tokenizer.tokenize("Don’t stop", &mut out);
+                    assert_eq!(out.text(0), "don't");
+                });
+            }
+        });
     }
 
     #[test]
