@@ -287,86 +287,97 @@ const CCC: u8 = 32;
 const CLASSIFIED_END: u32 = 0x4_0000;
 const PLANE14: std::ops::Range<u32> = 0xE_0000..0xE_1000;
 const BLOCK: usize = 256;
+const N_BLOCKS: usize = 0x11_0000 / BLOCK;
 
-/// Two-level lookup table: `index[cp / 256]` picks a deduplicated block of
-/// 256 entries. Most blocks repeat, so it stays small and cache friendly.
+/// A lazily filled per-codepoint table: a block of 256 entries is computed
+/// the first time a char of that block is looked up. Building the whole
+/// table up front cost about 60 ms per process (too much for a 44-answer
+/// run); texts use few blocks, and each costs microseconds.
+struct LazyTable {
+    blocks: Box<[OnceLock<Box<[u8; BLOCK]>>]>,
+}
+
+impl LazyTable {
+    fn new() -> LazyTable {
+        LazyTable {
+            blocks: (0..N_BLOCKS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, cp: u32, fill: fn(usize) -> Box<[u8; BLOCK]>) -> u8 {
+        let cp = cp as usize;
+        self.blocks[cp / BLOCK].get_or_init(|| fill(cp / BLOCK))[cp % BLOCK]
+    }
+}
+
+/// The fast-path entry (SIMPLE, START, … bits) of every char.
 struct CharTable {
-    index: Vec<u16>,
-    blocks: Vec<[u8; BLOCK]>,
+    entries: LazyTable,
 }
 
 impl CharTable {
     #[inline]
     fn get(&self, c: char) -> u8 {
-        let cp = c as usize;
-        self.blocks[self.index[cp / BLOCK] as usize][cp % BLOCK]
+        self.entries.get(c as u32, entry_block)
     }
 }
 
 fn char_table() -> &'static CharTable {
     static TABLE: OnceLock<CharTable> = OnceLock::new();
-    TABLE.get_or_init(build_char_table)
+    TABLE.get_or_init(|| CharTable {
+        entries: LazyTable::new(),
+    })
 }
 
-/// Word-regex classes (START / MARK bits) of every codepoint in the
-/// classified planes, computed with the crate's regex engine so that they
-/// agree with the pre-tokenizer by construction.
-fn regex_classes() -> Vec<u8> {
-    let mut classes = vec![0u8; 0x11_0000];
-    let mut all = String::with_capacity(4 * 0x4_1000);
-    for cp in (0x80..CLASSIFIED_END).chain(PLANE14) {
-        if let Some(c) = char::from_u32(cp) {
+fn entry_block(block: usize) -> Box<[u8; BLOCK]> {
+    let mut out = Box::new([0u8; BLOCK]);
+    for (i, e) in out.iter_mut().enumerate() {
+        if let Some(c) = char::from_u32((block * BLOCK + i) as u32) {
+            *e = classify(c);
+        }
+    }
+    out
+}
+
+/// The word-regex class (START / MARK bits) of a codepoint, computed with
+/// the crate's regex engine so that it agrees with the pre-tokenizer by
+/// construction; 0 outside the classified planes.
+fn regex_class(cp: u32) -> u8 {
+    static CLASSES: OnceLock<LazyTable> = OnceLock::new();
+    if !(cp < CLASSIFIED_END || PLANE14.contains(&cp)) {
+        return 0;
+    }
+    CLASSES.get_or_init(LazyTable::new).get(cp, class_block)
+}
+
+fn class_block(block: usize) -> Box<[u8; BLOCK]> {
+    let mut classes = Box::new([0u8; BLOCK]);
+    let base = block * BLOCK;
+    let mut all = String::with_capacity(4 * BLOCK);
+    for cp in base..base + BLOCK {
+        if let Some(c) = char::from_u32(cp as u32) {
             all.push(c);
         }
     }
     let mut mark = |pattern: &str, bit: u8| {
         let re = SysRegex::new(pattern).expect("class regex compiles in oniguruma");
         for (s, e) in re.find_iter(&all) {
-            // `all` lists codepoints in order, so a run of matches is a
-            // contiguous range of scalar values (surrogates are skipped by
-            // construction and never matched).
             for c in all[s..e].chars() {
-                classes[c as usize] |= bit;
+                classes[c as usize - base] |= bit;
             }
         }
     };
     mark(r"[\p{Alphabetic}\p{N}]+", START);
     mark(r"\p{M}+", MARK);
-    for b in 0..0x80u8 {
-        if b.is_ascii_alphanumeric() {
-            classes[b as usize] = START;
-        }
-    }
     classes
 }
 
-fn build_char_table() -> CharTable {
-    let classes = regex_classes();
-    let mut flat = vec![0u8; 0x11_0000];
-    for (cp, entry) in flat.iter_mut().enumerate() {
-        let Some(c) = char::from_u32(cp as u32) else {
-            continue;
-        };
-        *entry = classify(c, &classes);
-    }
-    let mut index = Vec::with_capacity(flat.len() / BLOCK);
-    let mut blocks: Vec<[u8; BLOCK]> = Vec::new();
-    let mut seen = std::collections::HashMap::new();
-    for chunk in flat.chunks_exact(BLOCK) {
-        let block: [u8; BLOCK] = chunk.try_into().expect("chunks are BLOCK long");
-        let id = *seen.entry(block).or_insert_with(|| {
-            blocks.push(block);
-            blocks.len() - 1
-        });
-        index.push(u16::try_from(id).expect("fewer than 65536 distinct blocks"));
-    }
-    CharTable { index, blocks }
-}
-
-fn classify(c: char, classes: &[u8]) -> u8 {
+fn classify(c: char) -> u8 {
     let cp = c as u32;
     if c.is_ascii() {
-        return SIMPLE | classes[cp as usize] | if c.is_ascii_uppercase() { LOWER } else { 0 };
+        let class = if c.is_ascii_alphanumeric() { START } else { 0 };
+        return SIMPLE | class | if c.is_ascii_uppercase() { LOWER } else { 0 };
     }
     if APOSTROPHES.contains(&c) {
         return SIMPLE | APOS;
@@ -376,7 +387,7 @@ fn classify(c: char, classes: &[u8]) -> u8 {
     }
     match is_nfkc_quick(std::iter::once(c)) {
         IsNormalized::Yes => {}
-        IsNormalized::No => return classify_separator(c, classes),
+        IsNormalized::No => return classify_separator(c),
         IsNormalized::Maybe => return 0,
     }
     let ccc = if canonical_combining_class(c) != 0 {
@@ -393,7 +404,7 @@ fn classify(c: char, classes: &[u8]) -> u8 {
         // No such char today; refuse rather than guess if one appears.
         return 0;
     }
-    let class = classes[ncp as usize];
+    let class = regex_class(ncp);
     let class = if class & START != 0 { START } else { class };
     SIMPLE | ccc | class | if n != c { LOWER } else { 0 }
 }
@@ -404,11 +415,11 @@ fn classify(c: char, classes: &[u8]) -> u8 {
 /// between tokens, and the crate's alignments of the chars around it stay
 /// one-to-one. NFKC_QC=Maybe chars are excluded (they compose with the char
 /// before them).
-fn classify_separator(c: char, classes: &[u8]) -> u8 {
+fn classify_separator(c: char) -> u8 {
     let is_separator = |n: char| {
         let ncp = n as u32;
         (ncp < CLASSIFIED_END || PLANE14.contains(&ncp))
-            && classes[ncp as usize] & (START | MARK) == 0
+            && regex_class(ncp) & (START | MARK) == 0
             && canonical_combining_class(n) == 0
             && n != '\''
             && !APOSTROPHES.contains(&n)
