@@ -452,7 +452,7 @@ impl<'a> Builder<'a> {
                     Some(&theme.id),
                     None,
                     "category dropped",
-                    "it has no terms thematic can use (a theme needs at least one)",
+                    "it has no terms thematic can use; a theme needs at least one",
                 ));
             } else {
                 keep.push(theme);
