@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! POSITIVE
-//! 	GOOD (1)
-//! 	EMOTION
-//! 		HAPP* (2)
+//! →GOOD (1)
+//! →EMOTION
+//! →→HAPP* (2)
 //! ```
+//!
+//! (`→` is a TAB.)
 //!
 //! Reading: a line ending in `(number)` is an entry; a line without one is
 //! a category when the next line is indented deeper, else an entry of
@@ -81,7 +83,13 @@ pub fn parse(
         }
         let (term, weight) = weighted.unwrap_or((content, 1.0));
         let Some(ix) = parent else {
-            b.losses.push(Loss::lost(origin, None, Some(term), "entry dropped", "it is not inside a category"));
+            b.losses.push(Loss::lost(
+                origin,
+                None,
+                Some(term),
+                "entry dropped",
+                "it is not inside a category",
+            ));
             continue;
         };
         let id = b.id(ix).to_string();
@@ -126,13 +134,20 @@ pub fn write(lex: &Lexicon, tokenizer: &Tokenizer) -> Written {
                 }
             }
         }
-        let has_children = order
-            .get(i + 1)
-            .is_some_and(|(next, _)| next.len() > id.len() && next.starts_with(id.as_str()) && next.as_bytes()[id.len()] == b'.');
+        let has_children = order.get(i + 1).is_some_and(|(next, _)| {
+            next.len() > id.len()
+                && next.starts_with(id.as_str())
+                && next.as_bytes()[id.len()] == b'.'
+        });
         if entries.is_empty() && !has_children {
             // A line with nothing under it would be read back as an entry
             // of the parent category.
-            r.lost(Some(id), None, "category", "cannot hold a category with no entries");
+            r.lost(
+                Some(id),
+                None,
+                "category",
+                "cannot hold a category with no entries",
+            );
             continue;
         }
         out.push_str(&"\t".repeat(depth));

@@ -396,7 +396,13 @@ impl<'a> Builder<'a> {
     /// [`LossKind::Lost`] item (reported against `theme`) when the term
     /// cannot be matched by thematic (it has no tokens, a glob word spans
     /// several tokens).
-    pub fn term(&mut self, raw: &str, weight: f64, origin: Origin, theme: Option<&str>) -> Option<Term> {
+    pub fn term(
+        &mut self,
+        raw: &str,
+        weight: f64,
+        origin: Origin,
+        theme: Option<&str>,
+    ) -> Option<Term> {
         let text = import_term(raw);
         match parse_term(&text, self.tokenizer, &mut self.scratch) {
             Ok(pattern) => Some(Term {
@@ -459,7 +465,12 @@ impl<'a> Builder<'a> {
             }
         }
         if keep.is_empty() {
-            diags.error(Origin::default(), None, None, "the file defines no category with usable terms");
+            diags.error(
+                Origin::default(),
+                None,
+                None,
+                "the file defines no category with usable terms",
+            );
             return (None, self.losses);
         }
         let lex = Lexicon {
@@ -526,7 +537,13 @@ impl<'a> Report<'a> {
         }
     }
 
-    pub(crate) fn lost(&mut self, theme: Option<&str>, term: Option<&str>, what: impl Into<String>, why: &str) {
+    pub(crate) fn lost(
+        &mut self,
+        theme: Option<&str>,
+        term: Option<&str>,
+        what: impl Into<String>,
+        why: &str,
+    ) {
         self.losses.push(Loss::lost(
             Origin::default(),
             theme,
@@ -554,7 +571,12 @@ impl<'a> Report<'a> {
             ("description", &lex.description),
         ] {
             if let Some(v) = v {
-                self.lost(None, None, format!("lexicon {what} `{v}`"), "has no place for it");
+                self.lost(
+                    None,
+                    None,
+                    format!("lexicon {what} `{v}`"),
+                    "has no place for it",
+                );
             }
         }
         if lex.negation.is_some() {
@@ -565,7 +587,10 @@ impl<'a> Report<'a> {
                 None,
                 None,
                 format!("semantics = \"{}\"", lex.semantics.as_str()),
-                &format!("is read back with semantics = \"{}\"", read_back_as.as_str()),
+                &format!(
+                    "is read back with semantics = \"{}\"",
+                    read_back_as.as_str()
+                ),
             );
         }
     }
@@ -574,13 +599,28 @@ impl<'a> Report<'a> {
     /// them) and, when `keeps_label` is false, its label.
     pub(crate) fn theme(&mut self, theme: &Theme, keeps_label: bool) {
         if let (false, Some(l)) = (keeps_label, &theme.label) {
-            self.lost(Some(&theme.id), None, format!("label `{l}`"), "has no labels");
+            self.lost(
+                Some(&theme.id),
+                None,
+                format!("label `{l}`"),
+                "has no labels",
+            );
         }
         if let Some(d) = &theme.description {
-            self.lost(Some(&theme.id), None, format!("description `{d}`"), "has no descriptions");
+            self.lost(
+                Some(&theme.id),
+                None,
+                format!("description `{d}`"),
+                "has no descriptions",
+            );
         }
         for t in &theme.exclude {
-            self.lost(Some(&theme.id), Some(&t.text), "exclude term", "has no exclusions");
+            self.lost(
+                Some(&theme.id),
+                Some(&t.text),
+                "exclude term",
+                "has no exclusions",
+            );
         }
     }
 }
@@ -605,7 +645,12 @@ pub(crate) fn export_text(
         .iter()
         .any(|p| matches!(p, TokenPattern::Regex(_)))
     {
-        report.lost(Some(theme), Some(&term.text), "regex term", "has no regular expressions");
+        report.lost(
+            Some(theme),
+            Some(&term.text),
+            "regex term",
+            "has no regular expressions",
+        );
         return None;
     }
     let want = pattern_key(&term.pattern);

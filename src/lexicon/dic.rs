@@ -112,7 +112,12 @@ pub fn parse(
                 if trimmed == "%" {
                     state = 1;
                 } else {
-                    diags.warning(origin, None, None, "text before the first `%` line is ignored");
+                    diags.warning(
+                        origin,
+                        None,
+                        None,
+                        "text before the first `%` line is ignored",
+                    );
                 }
             }
             1 => {
@@ -219,7 +224,9 @@ fn entry_line(
         is_conditional(f) || ids.contains_key(&id_key(f)) || f.bytes().all(|c| c.is_ascii_digit())
     };
     let (term, cats): (String, Vec<&str>) = match line.find('\t') {
-        Some(i) if !line[..i].trim().is_empty() => (line[..i].trim().to_string(), fields(&line[i + 1..])),
+        Some(i) if !line[..i].trim().is_empty() => {
+            (line[..i].trim().to_string(), fields(&line[i + 1..]))
+        }
         _ => {
             let fs = fields(line.trim());
             let mut k = fs.len();
@@ -309,10 +316,7 @@ pub fn write(lex: &Lexicon, tokenizer: &Tokenizer) -> Written {
         out.push_str(&format!("{}\t{id}", i + 1));
         if let Some(theme) = ix.map(|ix| &lex.themes[ix]) {
             if let Some(label) = &theme.label {
-                let label: String = label
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let label: String = label.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !label.is_empty() {
                     out.push_str(&format!("\t({label})"));
                 }
@@ -320,11 +324,16 @@ pub fn write(lex: &Lexicon, tokenizer: &Tokenizer) -> Written {
             r.theme(theme, true);
             for term in &theme.terms {
                 if term.weight != 1.0 {
-                    r.lost(Some(id), Some(&term.text), format!("weight {}", term.weight), "has no weights");
+                    r.lost(
+                        Some(id),
+                        Some(&term.text),
+                        format!("weight {}", term.weight),
+                        "has no weights",
+                    );
                 }
-                let Some(text) = export_text(term, id, tokenizer, &mut r, |s| {
-                    !s.is_empty() && s != "%"
-                }) else {
+                let Some(text) =
+                    export_text(term, id, tokenizer, &mut r, |s| !s.is_empty() && s != "%")
+                else {
                     continue;
                 };
                 let at = *line_of.entry(text.clone()).or_insert_with(|| {
@@ -359,7 +368,10 @@ mod tests {
 
     #[test]
     fn field_splitting() {
-        assert_eq!(fields(" 12\t\t(02 134)125/464  <of>131/125 7"), ["12", "(02 134)125/464", "<of>131/125", "7"]);
+        assert_eq!(
+            fields(" 12\t\t(02 134)125/464  <of>131/125 7"),
+            ["12", "(02 134)125/464", "<of>131/125", "7"]
+        );
         assert_eq!(fields("(unclosed 1"), ["(unclosed 1"]);
         assert_eq!(id_key("007"), "7");
         assert_eq!(id_key("000"), "0");

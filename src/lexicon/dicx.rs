@@ -75,7 +75,13 @@ pub fn parse(
         let term = rec.get(0).unwrap_or("").trim();
         if term.is_empty() {
             if rec.iter().any(|c| !c.trim().is_empty()) {
-                b.losses.push(Loss::lost(origin, None, None, "row dropped", "it has no term"));
+                b.losses.push(Loss::lost(
+                    origin,
+                    None,
+                    None,
+                    "row dropped",
+                    "it has no term",
+                ));
             }
             continue;
         }
@@ -139,11 +145,22 @@ pub fn parse(
             }
         }
         if !any {
-            b.losses.push(Loss::lost(origin, None, Some(term), "term dropped", "it is in no category"));
+            b.losses.push(Loss::lost(
+                origin,
+                None,
+                Some(term),
+                "term dropped",
+                "it is in no category",
+            ));
         }
     }
     if !header_seen {
-        diags.error(Origin::default(), None, None, "not a .dicx: the file is empty (expected a `DicTerm,…` header)");
+        diags.error(
+            Origin::default(),
+            None,
+            None,
+            "not a .dicx: the file is empty (expected a `DicTerm,…` header)",
+        );
         return (None, b.losses);
     }
     b.finish(name, Semantics::Liwc, diags)

@@ -73,7 +73,12 @@ pub fn parse(
         };
         let origin = Origin::at(mark.line().max(1), mark.col() + 1);
         if stack.len() > MAX_DEPTH {
-            diags.error(origin, None, None, format!("the YAML nests deeper than {MAX_DEPTH} levels"));
+            diags.error(
+                origin,
+                None,
+                None,
+                format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+            );
             return (None, b.losses);
         }
         // What a new node (collection or scalar) is, given the frame it
@@ -99,11 +104,20 @@ pub fn parse(
                 let is_map = matches!(ev, Event::MappingStart(..));
                 if !started {
                     if !is_map {
-                        diags.error(origin, None, None, "a quanteda dictionary is a mapping of categories, not a list");
+                        diags.error(
+                            origin,
+                            None,
+                            None,
+                            "a quanteda dictionary is a mapping of categories, not a list",
+                        );
                         return (None, b.losses);
                     }
                     started = true;
-                    stack.push(Frame::Map { path: None, key: None, dead: false });
+                    stack.push(Frame::Map {
+                        path: None,
+                        key: None,
+                        dead: false,
+                    });
                     continue;
                 }
                 let what = if is_map { "mapping" } else { "list" };
@@ -112,7 +126,13 @@ pub fn parse(
                     Some(Frame::Map { path, key, dead }) => match key.take() {
                         None => {
                             if !*dead {
-                                b.losses.push(Loss::lost(origin, path.as_deref(), None, format!("{what} used as a key"), "keys must be plain names"));
+                                b.losses.push(Loss::lost(
+                                    origin,
+                                    path.as_deref(),
+                                    None,
+                                    format!("{what} used as a key"),
+                                    "keys must be plain names",
+                                ));
                             }
                             *key = Some((SKIP_KEY.to_string(), origin));
                             None
@@ -120,7 +140,13 @@ pub fn parse(
                         Some(_) if *dead => None,
                         Some((k, _)) if k == SKIP_KEY => None,
                         Some((k, at)) if is_map && (k.is_empty() || k == "__") => {
-                            b.losses.push(Loss::lost(at, path.as_deref(), None, format!("mapping under `{k}`"), "own values must be patterns"));
+                            b.losses.push(Loss::lost(
+                                at,
+                                path.as_deref(),
+                                None,
+                                format!("mapping under `{k}`"),
+                                "own values must be patterns",
+                            ));
                             None
                         }
                         Some((k, at)) => {
@@ -133,7 +159,13 @@ pub fn parse(
                     },
                     Some(Frame::Seq { path }) => {
                         if path.is_some() {
-                            b.losses.push(Loss::lost(origin, path.as_deref(), None, format!("{what} inside a list"), "a list holds patterns only"));
+                            b.losses.push(Loss::lost(
+                                origin,
+                                path.as_deref(),
+                                None,
+                                format!("{what} inside a list"),
+                                "a list holds patterns only",
+                            ));
                         }
                         None
                     }
@@ -141,7 +173,11 @@ pub fn parse(
                 };
                 let alive = target.is_some();
                 stack.push(if is_map {
-                    Frame::Map { path: target, key: None, dead: !alive }
+                    Frame::Map {
+                        path: target,
+                        key: None,
+                        dead: !alive,
+                    }
                 } else {
                     Frame::Seq { path: target }
                 });
@@ -150,7 +186,13 @@ pub fn parse(
                 stack.pop();
             }
             Event::Alias(_) => {
-                b.losses.push(Loss::lost(origin, None, None, "YAML alias", "aliases are not expanded"));
+                b.losses.push(Loss::lost(
+                    origin,
+                    None,
+                    None,
+                    "YAML alias",
+                    "aliases are not expanded",
+                ));
                 if let Some(Frame::Map { key, .. }) = stack.last_mut() {
                     if key.take().is_none() {
                         *key = Some((SKIP_KEY.to_string(), origin));
@@ -159,7 +201,12 @@ pub fn parse(
             }
             Event::Scalar(value, ..) => {
                 if !started {
-                    diags.error(origin, None, None, "a quanteda dictionary is a mapping of categories, not a single value");
+                    diags.error(
+                        origin,
+                        None,
+                        None,
+                        "a quanteda dictionary is a mapping of categories, not a single value",
+                    );
                     return (None, b.losses);
                 }
                 match stack.last_mut() {
@@ -183,7 +230,12 @@ pub fn parse(
         }
     }
     if !started {
-        diags.error(Origin::default(), None, None, "the YAML is empty (expected a mapping of categories)");
+        diags.error(
+            Origin::default(),
+            None,
+            None,
+            "the YAML is empty (expected a mapping of categories)",
+        );
         return (None, b.losses);
     }
     b.finish(name, Semantics::Themes, diags)
@@ -207,12 +259,23 @@ fn category(b: &mut Builder<'_>, parent: Option<&str>, key: &str, at: Origin) ->
 
 /// Where the values of key `key` go: the parent itself for `''`/`__`,
 /// else the key's category. `None` for own values at the top level.
-fn values_target(b: &mut Builder<'_>, parent: Option<&str>, key: &str, at: Origin) -> Option<String> {
+fn values_target(
+    b: &mut Builder<'_>,
+    parent: Option<&str>,
+    key: &str,
+    at: Origin,
+) -> Option<String> {
     if key.is_empty() || key == "__" {
         match parent {
             Some(p) => Some(p.to_string()),
             None => {
-                b.losses.push(Loss::lost(at, None, None, format!("top-level `{key}` values"), "they belong to no category"));
+                b.losses.push(Loss::lost(
+                    at,
+                    None,
+                    None,
+                    format!("top-level `{key}` values"),
+                    "they belong to no category",
+                ));
                 None
             }
         }
@@ -240,7 +303,9 @@ fn quote(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -259,15 +324,20 @@ pub fn write(lex: &Lexicon, tokenizer: &Tokenizer) -> Written {
         let depth = id.matches('.').count();
         let indent = "  ".repeat(depth);
         let seg = id.rsplit('.').next().unwrap_or(id);
-        let has_children = order
-            .get(i + 1)
-            .is_some_and(|(next, _)| next.starts_with(id.as_str()) && next.as_bytes().get(id.len()) == Some(&b'.'));
+        let has_children = order.get(i + 1).is_some_and(|(next, _)| {
+            next.starts_with(id.as_str()) && next.as_bytes().get(id.len()) == Some(&b'.')
+        });
         let mut terms = Vec::new();
         if let Some(theme) = ix.map(|ix| &lex.themes[ix]) {
             r.theme(theme, false);
             for term in &theme.terms {
                 if term.weight != 1.0 {
-                    r.lost(Some(id), Some(&term.text), format!("weight {}", term.weight), "has no weights");
+                    r.lost(
+                        Some(id),
+                        Some(&term.text),
+                        format!("weight {}", term.weight),
+                        "has no weights",
+                    );
                 }
                 if let Some(text) = export_text(term, id, tokenizer, &mut r, |s| !s.is_empty()) {
                     terms.push(text);

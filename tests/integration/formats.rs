@@ -12,14 +12,20 @@ use thematic::lexicon::{self, Diagnostics, Lexicon, Semantics, Severity};
 use thematic::tokenize::Tokenizer;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lexicons").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lexicons")
+        .join(name)
 }
 
 /// Load a fixture: the lexicon, the warnings and the loss report.
 fn load(name: &str) -> (Lexicon, Vec<String>, Vec<Loss>) {
     let tk = Tokenizer::default_pipeline();
     match lexicon::load(Some(&fixture(name)), &tk) {
-        Ok(l) => (l.lexicon, l.warnings.iter().map(|w| w.message.clone()).collect(), l.losses),
+        Ok(l) => (
+            l.lexicon,
+            l.warnings.iter().map(|w| w.message.clone()).collect(),
+            l.losses,
+        ),
         Err(e) => panic!("{name}: {e}"),
     }
 }
@@ -30,7 +36,11 @@ fn summary(lex: &Lexicon) -> Vec<String> {
     lex.themes
         .iter()
         .map(|t| {
-            let label = t.label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
+            let label = t
+                .label
+                .as_deref()
+                .map(|l| format!(" [{l}]"))
+                .unwrap_or_default();
             let terms: Vec<String> = t
                 .terms
                 .iter()
@@ -52,7 +62,11 @@ fn losses(items: &[Loss]) -> Vec<String> {
     items
         .iter()
         .map(|l| {
-            let kind = if l.kind == LossKind::Lost { "lost" } else { "changed" };
+            let kind = if l.kind == LossKind::Lost {
+                "lost"
+            } else {
+                "changed"
+            };
             format!(
                 "{kind} {}/{}: {}",
                 l.theme.as_deref().unwrap_or(""),
@@ -73,7 +87,10 @@ fn dic_lf() {
     assert_eq!(summary(&lex), BASIC);
     assert_eq!(lex.semantics, Semantics::Liwc);
     assert_eq!(lex.name, "dic_lf");
-    assert!(warnings.is_empty() && loss.is_empty(), "{warnings:?} {loss:?}");
+    assert!(
+        warnings.is_empty() && loss.is_empty(),
+        "{warnings:?} {loss:?}"
+    );
 }
 
 #[test]
@@ -125,7 +142,10 @@ fn dic_duplicate_terms_are_united() {
     assert_eq!(summary(&lex), ["funct: they", "pronoun: they"]);
     assert_eq!(
         losses(&loss),
-        ["changed /they: term also listed on line 5", "changed /They: term also listed on line 5"]
+        [
+            "changed /they: term also listed on line 5",
+            "changed /They: term also listed on line 5"
+        ]
     );
 }
 
@@ -157,14 +177,20 @@ fn dic_liwc2015_nesting_and_long_labels() {
     );
     assert_eq!(
         losses(&loss),
-        ["lost pronoun/: nesting under `function`", "lost ppron/: nesting under `pronoun`"]
+        [
+            "lost pronoun/: nesting under `function`",
+            "lost ppron/: nesting under `pronoun`"
+        ]
     );
 }
 
 #[test]
 fn dic_multi_word_terms() {
     let (lex, _, loss) = load("dic_multiword.dic");
-    assert_eq!(summary(&lex), ["social: a lot, kind of", "numbers: kind of, 12 step*"]);
+    assert_eq!(
+        summary(&lex),
+        ["social: a lot, kind of", "numbers: kind of, 12 step*"]
+    );
     assert_eq!(lex.themes[0].terms[0].pattern.len(), 2);
     assert_eq!(lex.themes[1].terms[1].pattern.len(), 2);
     assert!(loss.is_empty());
@@ -199,7 +225,10 @@ fn dic_odd_category_names_become_valid_ids() {
             "care.virtue_2 [care.virtue]: safe"
         ]
     );
-    assert_eq!(loss.iter().filter(|l| l.kind == LossKind::Changed).count(), 3);
+    assert_eq!(
+        loss.iter().filter(|l| l.kind == LossKind::Changed).count(),
+        3
+    );
     assert!(!convert::any_lost(&loss));
 }
 
@@ -218,7 +247,11 @@ fn dicx_weights_and_cells() {
     assert_eq!(lex.semantics, Semantics::Liwc);
     assert_eq!(
         summary(&lex),
-        ["positive: good, meh×0.5, hope*", "negative: bad×2.5, meh×-0.5", "odd_name [odd name]: meh"]
+        [
+            "positive: good, meh×0.5, hope*",
+            "negative: bad×2.5, meh×-0.5",
+            "odd_name [odd name]: meh"
+        ]
     );
     assert_eq!(
         losses(&loss),
@@ -245,7 +278,10 @@ fn yaml_nesting_own_values_scalars_and_globs() {
             "odd_key_ [odd key!]: x-ray"
         ]
     );
-    assert_eq!(losses(&loss), ["changed odd_key_/: category `odd key!` became theme id `odd_key_`"]);
+    assert_eq!(
+        losses(&loss),
+        ["changed odd_key_/: category `odd key!` became theme id `odd_key_`"]
+    );
 }
 
 #[test]
@@ -253,9 +289,16 @@ fn cat_nesting_weights_and_rules() {
     let (lex, _, loss) = load("outline.cat");
     assert_eq!(
         summary(&lex),
-        ["POSITIVE: GOOD, GREAT*×2", "POSITIVE.EMOTION: HAPP*×1.5, JOY", "NEGATIVE: BAD"]
+        [
+            "POSITIVE: GOOD, GREAT*×2",
+            "POSITIVE.EMOTION: HAPP*×1.5, JOY",
+            "NEGATIVE: BAD"
+        ]
     );
-    assert_eq!(losses(&loss), ["lost POSITIVE/: rule `@RULE NEAR(GOOD, DAY)`"]);
+    assert_eq!(
+        losses(&loss),
+        ["lost POSITIVE/: rule `@RULE NEAR(GOOD, DAY)`"]
+    );
 }
 
 // ---- round trips ----
@@ -303,7 +346,8 @@ fn round_trip(format: Format, want: &[&str], lost: &[&str], semantics: Semantics
     assert_eq!(got, expect, "{format:?} loss report\n{}", written.text);
     let path = PathBuf::from(format!("rich.{}", format.extension()));
     let mut d = Diagnostics::new(path.display().to_string());
-    let (back, read_losses) = lexicon::parse_format(format, Some(&path), written.text.as_bytes(), &tk, &mut d);
+    let (back, read_losses) =
+        lexicon::parse_format(format, Some(&path), written.text.as_bytes(), &tk, &mut d);
     let back = back.unwrap_or_else(|| panic!("{format:?}: {:#?}\n{}", d.items(), written.text));
     assert!(d.items().iter().all(|x| x.severity == Severity::Warning));
     assert!(read_losses.is_empty(), "{format:?}: {read_losses:?}");
@@ -314,7 +358,10 @@ fn round_trip(format: Format, want: &[&str], lost: &[&str], semantics: Semantics
     let again = parse_toml(&convert::write(&back, Format::Toml, &tk).text);
     assert_eq!(summary(&again), want);
     let twice = convert::write(&again, format, &tk);
-    assert_eq!(twice.text, written.text, "{format:?}: a second trip changes the file");
+    assert_eq!(
+        twice.text, written.text,
+        "{format:?}: a second trip changes the file"
+    );
 }
 
 /// What every foreign format loses from RICH.
@@ -328,7 +375,11 @@ const COMMON_LOSSES: [&str; 6] = [
 ];
 
 fn with(extra: &[&'static str]) -> Vec<&'static str> {
-    COMMON_LOSSES.iter().copied().chain(extra.iter().copied()).collect()
+    COMMON_LOSSES
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 #[test]
@@ -352,7 +403,10 @@ fn round_trip_dic() {
             "feel.good [Good]: happy, joy*, glob:colo?r, Higher Power, 12-step*",
             "feel.bad: sad, glob:*ness",
         ],
-        &with(&["lost /: semantics = \"themes\"", "lost feel.good/joy*: weight 2"]),
+        &with(&[
+            "lost /: semantics = \"themes\"",
+            "lost feel.good/joy*: weight 2",
+        ]),
         Semantics::Liwc,
     );
 }
@@ -402,7 +456,10 @@ fn round_trip_cat() {
             "feel.good: happy, joy*×2, glob:colo?r, Higher Power, 12-step*",
             "feel.bad: sad, glob:*ness",
         ],
-        &with(&["lost feel/: label `Feelings`", "lost feel.good/: label `Good`"]),
+        &with(&[
+            "lost feel/: label `Feelings`",
+            "lost feel.good/: label `Good`",
+        ]),
         Semantics::Themes,
     );
 }
@@ -412,19 +469,32 @@ fn every_fixture_round_trips_through_every_format() {
     let tk = Tokenizer::default_pipeline();
     for entry in std::fs::read_dir(fixture("")).unwrap() {
         let path = entry.unwrap().path();
-        let Some(from) = Format::from_path(&path) else { continue };
+        let Some(from) = Format::from_path(&path) else {
+            continue;
+        };
         let (lex, _, _) = load(path.file_name().unwrap().to_str().unwrap());
         for to in Format::ALL {
             let w = convert::write(&lex, to, &tk);
             let mut d = Diagnostics::new("x");
-            let (back, _) = lexicon::parse_format(to, Some(Path::new("x")), w.text.as_bytes(), &tk, &mut d);
-            let back = back.unwrap_or_else(|| panic!("{from:?} {path:?} -> {to:?}: {:#?}\n{}", d.items(), w.text));
+            let (back, _) =
+                lexicon::parse_format(to, Some(Path::new("x")), w.text.as_bytes(), &tk, &mut d);
+            let back = back.unwrap_or_else(|| {
+                panic!("{from:?} {path:?} -> {to:?}: {:#?}\n{}", d.items(), w.text)
+            });
             // Every theme and term survives unless the report says so.
             if !convert::any_lost(&w.losses) {
                 let keys = |l: &Lexicon| -> Vec<(String, Vec<Vec<String>>)> {
                     l.themes
                         .iter()
-                        .map(|t| (t.id.clone(), t.terms.iter().map(|x| convert::pattern_key(&x.pattern)).collect()))
+                        .map(|t| {
+                            (
+                                t.id.clone(),
+                                t.terms
+                                    .iter()
+                                    .map(|x| convert::pattern_key(&x.pattern))
+                                    .collect(),
+                            )
+                        })
                         .collect()
                 };
                 assert_eq!(keys(&back), keys(&lex), "{path:?} -> {to:?}\n{}", w.text);
@@ -436,7 +506,10 @@ fn every_fixture_round_trips_through_every_format() {
 // ---- the command ----
 
 fn thematic(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_thematic")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_thematic"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -445,29 +518,64 @@ fn convert_command_reports_losses_and_strict_fails() {
     let src = dir.path().join("rich.toml");
     std::fs::write(&src, RICH).unwrap();
     let out = dir.path().join("rich.dic");
-    let o = thematic(&["lexicon", "convert", src.to_str().unwrap(), out.to_str().unwrap()]);
+    let o = thematic(&[
+        "lexicon",
+        "convert",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("rich.dic: lost: theme `feel.good`: term `joy*`: weight 2 (a .dic has no weights)"), "{err}");
+    assert!(
+        err.contains(
+            "rich.dic: lost: theme `feel.good`: term `joy*`: weight 2 (a .dic has no weights)"
+        ),
+        "{err}"
+    );
     assert!(err.contains("(LIWC .dic): 8 lost, 0 changed"), "{err}");
     let o = thematic(&["lexicon", "check", out.to_str().unwrap()]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("ok: 3 theme(s), 8 term(s)"));
 
     let strict = dir.path().join("strict.yml");
-    let o = thematic(&["lexicon", "convert", "--strict", src.to_str().unwrap(), strict.to_str().unwrap()]);
+    let o = thematic(&[
+        "lexicon",
+        "convert",
+        "--strict",
+        src.to_str().unwrap(),
+        strict.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(!strict.exists());
 
-    let o = thematic(&["lexicon", "convert", out.to_str().unwrap(), "-", "--to", "yaml"]);
+    let o = thematic(&[
+        "lexicon",
+        "convert",
+        out.to_str().unwrap(),
+        "-",
+        "--to",
+        "yaml",
+    ]);
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("\"feel\":\n  \"__\":\n    - \"mood*\""));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("\"feel\":\n  \"__\":\n    - \"mood*\"")
+    );
     let o = thematic(&["lexicon", "convert", out.to_str().unwrap(), "-"]);
     assert_eq!(o.status.code(), Some(2));
 
-    let o = thematic(&["lexicon", "check", "--strict", fixture("dic_conditionals.dic").to_str().unwrap()]);
+    let o = thematic(&[
+        "lexicon",
+        "check",
+        "--strict",
+        fixture("dic_conditionals.dic").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    let o = thematic(&["lexicon", "check", "--strict", fixture("dic_odd_names.dic").to_str().unwrap()]);
+    let o = thematic(&[
+        "lexicon",
+        "check",
+        "--strict",
+        fixture("dic_odd_names.dic").to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "changed items are not losses");
 }
 
@@ -523,7 +631,8 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
             }
             4 => {
                 let i = rng.below(len + 1);
-                let c = ['é', '\u{feff}', '\u{2028}', 'ß', 'İ', '\u{16A0}', '\u{301}'][rng.below(7)];
+                let c =
+                    ['é', '\u{feff}', '\u{2028}', 'ß', 'İ', '\u{16A0}', '\u{301}'][rng.below(7)];
                 let mut buf = [0u8; 4];
                 v.splice(i..i, c.encode_utf8(&mut buf).bytes());
             }
@@ -570,7 +679,10 @@ pub fn fuzz_readers(seed: u64, iterations: u64, deadline: Option<std::time::Inst
                 }
             });
             if result.is_err() {
-                panic!("{format:?} reader panicked on {:?}", String::from_utf8_lossy(&input));
+                panic!(
+                    "{format:?} reader panicked on {:?}",
+                    String::from_utf8_lossy(&input)
+                );
             }
         }
         n += 1;
@@ -588,8 +700,14 @@ fn readers_survive_mutated_input() {
 #[test]
 #[ignore]
 fn fuzz_readers_for_a_while() {
-    let secs: u64 = std::env::var("THEMATIC_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
-    let seed: u64 = std::env::var("THEMATIC_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let secs: u64 = std::env::var("THEMATIC_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let seed: u64 = std::env::var("THEMATIC_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let n = fuzz_readers(seed, u64::MAX, Some(deadline));
     eprintln!("fuzz_readers: {n} inputs × 4 readers in {secs}s (seed {seed}), no panic");
