@@ -712,3 +712,31 @@ fn fuzz_readers_for_a_while() {
     let n = fuzz_readers(seed, u64::MAX, Some(deadline));
     eprintln!("fuzz_readers: {n} inputs × 4 readers in {secs}s (seed {seed}), no panic");
 }
+
+#[test]
+fn deep_or_hostile_input_is_an_error_not_a_crash() {
+    let tk = Tokenizer::default_pipeline();
+    let deep_block = format!("a:\n{}x\n", "- ".repeat(50_000));
+    let deep_flow = format!("a: {}", "[".repeat(10_000));
+    let deep_map: String = (0..2_000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    let laughs = "a: &a [x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b, *b]\n";
+    for src in [
+        deep_block.as_str(),
+        deep_flow.as_str(),
+        deep_map.as_str(),
+        laughs,
+    ] {
+        let mut d = Diagnostics::new("x.yml");
+        let _ = lexicon::parse_format(Format::Yaml, None, src.as_bytes(), &tk, &mut d);
+    }
+    let long_line = format!("%\n1\tx\n%\n{}\t1\n", "a".repeat(200_000));
+    let mut d = Diagnostics::new("x.dic");
+    let _ = lexicon::parse_format(Format::Dic, None, long_line.as_bytes(), &tk, &mut d);
+    let deep_cat: String = (0..3_000)
+        .map(|i| format!("{}C{i}\n", "\t".repeat(i)))
+        .collect();
+    let mut d = Diagnostics::new("x.cat");
+    let _ = lexicon::parse_format(Format::Cat, None, deep_cat.as_bytes(), &tk, &mut d);
+}
