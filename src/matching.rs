@@ -333,7 +333,10 @@ impl Matcher {
                     self.prefixes.insert(s.clone(), id);
                     self.prefix_lens.push(s.len());
                 }
-                TokenPattern::Regex(re) => self.regexes.push((id, re.clone())),
+                // A glob is a whole-token regex for matching purposes.
+                TokenPattern::Regex(re) | TokenPattern::Glob { re, .. } => {
+                    self.regexes.push((id, re.clone()))
+                }
             }
         }
         id
@@ -710,11 +713,18 @@ fn negated(neg: &CNegation, start: usize, s: &Scratch) -> bool {
 fn liwc_rank(pattern: &[TokenPattern]) -> LiwcRank {
     if pattern.iter().any(|p| matches!(p, TokenPattern::Regex(_))) {
         LiwcRank::Regex
-    } else if pattern.iter().any(|p| matches!(p, TokenPattern::Prefix(_))) {
+    } else if pattern
+        .iter()
+        .any(|p| matches!(p, TokenPattern::Prefix(_) | TokenPattern::Glob { .. }))
+    {
+        // A glob ranks as a wildcard whose length leaves out `*` and `?`.
         let chars = pattern
             .iter()
             .map(|p| match p {
                 TokenPattern::Exact(s) | TokenPattern::Prefix(s) => s.chars().count(),
+                TokenPattern::Glob { glob, .. } => {
+                    glob.chars().filter(|&c| c != '*' && c != '?').count()
+                }
                 TokenPattern::Regex(_) => 0,
             })
             .sum::<usize>()

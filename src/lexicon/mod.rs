@@ -4,11 +4,18 @@
 //! [`Term`]), how a term string becomes a sequence of token patterns
 //! ([`parse_term`]), and the checks every lexicon must pass whatever format it
 //! came from ([`Lexicon::validate`]). The native TOML reader lives in
-//! [`toml`]. Compiling a lexicon for fast matching is the job of
+//! [`toml`]; the foreign formats in [`dic`], [`dicx`], [`yaml`] and [`cat`],
+//! and what they share (the format list, the loss report, the writers'
+//! entry point) in [`convert`]. Compiling a lexicon for fast matching is the job of
 //! [`crate::matching`]; this module only guarantees that what it hands over
 //! is well formed.
 
+pub mod cat;
+pub mod convert;
+pub mod dic;
+pub mod dicx;
 pub mod toml;
+pub mod yaml;
 
 use std::fmt;
 use std::path::Path;
@@ -131,6 +138,16 @@ pub enum TokenPattern {
     Prefix(String),
     /// The whole token matches this regex (compiled as `^(?:PATTERN)$`).
     Regex(regex::Regex),
+    /// The whole token matches this glob: `*` stands for any run of
+    /// characters (also none), `?` for exactly one character. `glob` is the
+    /// normalized pattern as written (`colo?r`, `*ness`, `hope*ful`); `re` is
+    /// the same glob compiled to an anchored regex.
+    Glob {
+        /// The normalized glob.
+        glob: String,
+        /// `^(?:…)$` equivalent of the glob.
+        re: regex::Regex,
+    },
 }
 
 impl TokenPattern {
@@ -139,7 +156,7 @@ impl TokenPattern {
         match self {
             TokenPattern::Exact(s) => token == s,
             TokenPattern::Prefix(p) => token.starts_with(p.as_str()),
-            TokenPattern::Regex(re) => re.is_match(token),
+            TokenPattern::Regex(re) | TokenPattern::Glob { re, .. } => re.is_match(token),
         }
     }
 
@@ -150,6 +167,7 @@ impl TokenPattern {
             TokenPattern::Exact(s) => format!("={s}"),
             TokenPattern::Prefix(p) => format!("^{p}"),
             TokenPattern::Regex(re) => format!("~{}", re.as_str()),
+            TokenPattern::Glob { glob, .. } => format!("?{glob}"),
         }
     }
 }
@@ -167,6 +185,7 @@ impl fmt::Display for TokenPattern {
                     .unwrap_or(src);
                 write!(f, "regex:{inner}")
             }
+            TokenPattern::Glob { glob, .. } => write!(f, "glob:{glob}"),
         }
     }
 }
@@ -338,10 +357,16 @@ pub struct Loaded {
     pub sha256: String,
     /// Warnings (errors make loading fail).
     pub warnings: Vec<Diagnostic>,
+    /// The loss report of an import: what the file holds that thematic
+    /// could not take, or rewrote (empty for TOML).
+    pub losses: Vec<convert::Loss>,
+    /// The file's format.
+    pub format: convert::Format,
 }
 
 /// Read a lexicon file (`None` = the bundled one). The format is chosen by
-/// the extension; `.toml` is the native format.
+/// the extension (`.toml`, `.dic`, `.dicx`, `.yml`/`.yaml`, `.cat`); a
+/// foreign format's loss report is in [`Loaded::losses`].
 pub fn load(path: Option<&Path>, tokenizer: &Tokenizer) -> Result<Loaded, crate::Error> {
     let (name, bytes) = match path {
         None => (BUNDLED_NAME.to_string(), BUNDLED.as_bytes().to_vec()),
@@ -361,13 +386,37 @@ pub fn load(path: Option<&Path>, tokenizer: &Tokenizer) -> Result<Loaded, crate:
     };
     let sha256 = crate::ingest::sha256_bytes(&bytes);
     let mut diags = Diagnostics::new(name.clone());
-    let lexicon = parse_bytes(path, &bytes, tokenizer, &mut diags);
+    let format = match path {
+        None => Some(convert::Format::Toml),
+        Some(p) => convert::Format::from_path(p),
+    };
+    let Some(format) = format else {
+        let ext = path
+            .and_then(|p| p.extension())
+            .map(|e| format!("`.{}`", e.to_string_lossy()))
+            .unwrap_or_else(|| "no extension".into());
+        diags.error(
+            Origin::default(),
+            None,
+            None,
+            format!(
+                "unknown lexicon format ({ext}; expected .toml, .dic, .dicx, .yml, .yaml or .cat)"
+            ),
+        );
+        return Err(crate::Error::Lexicon {
+            path: name,
+            diagnostics: diags.into_vec(),
+        });
+    };
+    let (lexicon, losses) = parse_format(format, path, &bytes, tokenizer, &mut diags);
     match lexicon {
         Some(lexicon) if !diags.has_errors() => Ok(Loaded {
             lexicon,
             path: name,
             sha256,
             warnings: diags.into_vec(),
+            losses,
+            format,
         }),
         _ => Err(crate::Error::Lexicon {
             path: name,
@@ -376,20 +425,49 @@ pub fn load(path: Option<&Path>, tokenizer: &Tokenizer) -> Result<Loaded, crate:
     }
 }
 
-/// Parse lexicon bytes in the format implied by `path`'s extension.
+/// Parse lexicon bytes in the format implied by `path`'s extension (TOML
+/// when there is no path). Loss reports of foreign formats are dropped;
+/// use [`parse_format`] to get them.
 pub fn parse_bytes(
     path: Option<&Path>,
     bytes: &[u8],
     tokenizer: &Tokenizer,
     diags: &mut Diagnostics,
 ) -> Option<Lexicon> {
-    let ext = path
-        .and_then(|p| p.extension())
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_else(|| "toml".into());
-    match ext.as_str() {
-        "toml" => match std::str::from_utf8(bytes) {
-            Ok(src) => toml::parse(src, tokenizer, diags),
+    let format = match path {
+        None => convert::Format::Toml,
+        Some(p) => match convert::Format::from_path(p) {
+            Some(f) => f,
+            None => {
+                diags.error(
+                    Origin::default(),
+                    None,
+                    None,
+                    "unknown lexicon format (expected .toml, .dic, .dicx, .yml, .yaml or .cat)",
+                );
+                return None;
+            }
+        },
+    };
+    parse_format(format, path, bytes, tokenizer, diags).0
+}
+
+/// Parse lexicon bytes in `format`. `path` only names an imported lexicon
+/// (after the file's stem). Foreign files are decoded with
+/// [`convert::decode`] (BOM, UTF-8, Windows-1252 fallback); TOML must be
+/// UTF-8. Returns the lexicon (when there are no errors) and the loss
+/// report.
+pub fn parse_format(
+    format: convert::Format,
+    path: Option<&Path>,
+    bytes: &[u8],
+    tokenizer: &Tokenizer,
+    diags: &mut Diagnostics,
+) -> (Option<Lexicon>, Vec<convert::Loss>) {
+    use convert::Format;
+    if format == Format::Toml {
+        return match std::str::from_utf8(bytes) {
+            Ok(src) => (toml::parse(src, tokenizer, diags), Vec::new()),
             Err(e) => {
                 diags.error(
                     Origin::default(),
@@ -397,18 +475,18 @@ pub fn parse_bytes(
                     None,
                     format!("a TOML lexicon must be UTF-8 ({e})"),
                 );
-                None
+                (None, Vec::new())
             }
-        },
-        other => {
-            diags.error(
-                Origin::default(),
-                None,
-                None,
-                format!("unknown lexicon format `.{other}` (expected .toml)"),
-            );
-            None
-        }
+        };
+    }
+    let text = convert::decode(bytes, diags);
+    let name = convert::name_from_path(path);
+    match format {
+        Format::Toml => (None, Vec::new()),
+        Format::Dic => dic::parse(&text, name, tokenizer, diags),
+        Format::Dicx => dicx::parse(&text, name, tokenizer, diags),
+        Format::Yaml => yaml::parse(&text, name, tokenizer, diags),
+        Format::Cat => cat::parse(&text, name, tokenizer, diags),
     }
 }
 
@@ -419,6 +497,14 @@ pub struct TermError(pub String);
 /// Turn a term string into token patterns (DESIGN 2, "Term syntax").
 ///
 /// - `regex:PATTERN` is one token that must match `^(?:PATTERN)$`;
+/// - `glob:WORDS` is a term whose words may also use `?` (exactly one
+///   character) and a `*` anywhere in the word (any run of characters, also
+///   none): `glob:colo?r`, `glob:*ness`, `glob:hope*ful day`. Each word with
+///   such a wildcard must be a single token. This is how the native format
+///   carries the globs of quanteda YAML (and of any imported file): outside
+///   `glob:`, a `*` anywhere but at a word's end stays an error, so a typo
+///   such as `b*d` is still caught in hand-written TOML. A word with no
+///   wildcard or only a trailing `*` means the same with or without `glob:`;
 /// - otherwise the term is split on whitespace into words; a word may end in
 ///   one `*`, which makes the last token of that word a prefix wildcard;
 ///   each word goes through the same tokenizer as the text, so `12-step*`
@@ -440,15 +526,23 @@ pub fn parse_term(
             ))),
         };
     }
+    let (body, globs) = match text.strip_prefix("glob:") {
+        Some(body) => (body, true),
+        None => (text, false),
+    };
     let mut out = Vec::new();
-    for word in text.split_whitespace() {
+    for word in body.split_whitespace() {
+        if globs && is_glob_word(word) {
+            out.push(parse_glob_word(word, tokenizer, scratch)?);
+            continue;
+        }
         let (body, wildcard) = match word.strip_suffix('*') {
             Some(body) => (body, true),
             None => (word, false),
         };
         if body.contains('*') {
             return Err(TermError(format!(
-                "`*` may only end a word (found in `{word}`)"
+                "`*` may only end a word (found in `{word}`; write `glob:{text}` for a glob)"
             )));
         }
         tokenizer.tokenize(body, scratch);
@@ -473,6 +567,86 @@ pub fn parse_term(
         ));
     }
     Ok(out)
+}
+
+/// Stand-ins for `*` and `?` while a glob word goes through the tokenizer:
+/// letters (so they stay inside a token) that have no case and that NFKC
+/// leaves alone (RUNIC LETTER FEHU and URUZ).
+const GLOB_STAR: char = '\u{16A0}';
+const GLOB_ONE: char = '\u{16A2}';
+
+/// Does a word need the glob path: a `?`, or a `*` that is not only a
+/// trailing one?
+fn is_glob_word(word: &str) -> bool {
+    word.contains('?') || word.trim_end_matches('*').contains('*')
+}
+
+/// Does a term need `glob:` to be read as written (a `?` or an interior or
+/// leading `*` in one of its words)?
+pub fn needs_glob(term: &str) -> bool {
+    term.split_whitespace().any(is_glob_word)
+}
+
+fn parse_glob_word(
+    word: &str,
+    tokenizer: &Tokenizer,
+    scratch: &mut Tokens,
+) -> Result<TokenPattern, TermError> {
+    if word.contains([GLOB_STAR, GLOB_ONE]) {
+        return Err(TermError(format!(
+            "`{word}` uses a character reserved for globs (U+16A0 or U+16A2)"
+        )));
+    }
+    let mut marked = String::with_capacity(word.len());
+    let mut prev_star = false;
+    for c in word.chars() {
+        match c {
+            '*' if prev_star => continue,
+            '*' => marked.push(GLOB_STAR),
+            '?' => marked.push(GLOB_ONE),
+            c => marked.push(c),
+        }
+        prev_star = c == '*';
+    }
+    tokenizer.tokenize(&marked, scratch);
+    if scratch.len() != 1 {
+        return Err(TermError(format!(
+            "a glob word must be a single token, `{word}` gives {}",
+            scratch.len()
+        )));
+    }
+    let tok = scratch.text(0);
+    if tok.chars().all(|c| c == GLOB_STAR || c == GLOB_ONE) {
+        return Err(TermError(format!(
+            "a glob word needs at least one letter or digit (found `{word}`)"
+        )));
+    }
+    let mut glob = String::with_capacity(tok.len());
+    let mut re = String::from("^(?:");
+    for c in tok.chars() {
+        match c {
+            GLOB_STAR => {
+                glob.push('*');
+                re.push_str(".*");
+            }
+            GLOB_ONE => {
+                glob.push('?');
+                re.push('.');
+            }
+            c => {
+                glob.push(c);
+                let mut buf = [0u8; 4];
+                re.push_str(&regex::escape(c.encode_utf8(&mut buf)));
+            }
+        }
+    }
+    re.push_str(")$");
+    match regex::Regex::new(&re) {
+        Ok(re) => Ok(TokenPattern::Glob { glob, re }),
+        Err(err) => Err(TermError(format!(
+            "glob `{word}` cannot be compiled: {err}"
+        ))),
+    }
 }
 
 /// Is `id` a valid theme id: dot-separated segments of letters, digits,
@@ -684,6 +858,39 @@ mod tests {
             let got = parse(term).unwrap_or_else(|e| panic!("{term}: {e}"));
             assert_eq!(&got, want, "term {term}");
         }
+    }
+
+    #[test]
+    fn glob_terms() {
+        let ok: &[(&str, &[&str])] = &[
+            ("glob:colo?r", &["glob:colo?r"]),
+            ("glob:*NESS", &["glob:*ness"]),
+            ("glob:hope**ful day", &["glob:hope*ful", "day"]),
+            ("glob:relaps*", &["relaps*"]),
+            ("glob:12-step*", &["12", "step*"]),
+            ("glob:don?t", &["glob:don?t"]),
+        ];
+        for (term, want) in ok {
+            let got = parse(term).unwrap_or_else(|e| panic!("{term}: {e}"));
+            assert_eq!(&got, want, "term {term}");
+        }
+        for bad in [
+            "glob:?",
+            "glob:*?*",
+            "glob:a-b?",
+            "glob:a?b-c",
+            "colo?r*x",
+            "glob:\u{16A0}x?",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be an error");
+        }
+        let tk = Tokenizer::default_pipeline();
+        let mut s = Tokens::new();
+        let p = parse_term("glob:colo?r", &tk, &mut s).unwrap();
+        assert!(p[0].matches("colour") && !p[0].matches("color") && !p[0].matches("colouur"));
+        let p = parse_term("glob:*ness", &tk, &mut s).unwrap();
+        assert!(p[0].matches("ness") && p[0].matches("kindness") && !p[0].matches("nessy"));
+        assert!(needs_glob("a b*c") && needs_glob("?x") && !needs_glob("ab* c"));
     }
 
     #[test]

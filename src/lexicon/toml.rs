@@ -509,7 +509,7 @@ id = "leaf"
         let (lex, diags) = load(src);
         assert!(lex.is_none());
         let want = [
-            "lex.toml:6:16: error: theme `a`: term `b*d`: `*` may only end a word (found in `b*d`)",
+            "lex.toml:6:16: error: theme `a`: term `b*d`: `*` may only end a word (found in `b*d`; write `glob:b*d` for a glob)",
             "lex.toml:6:23: error: theme `a`: term `*`: `*` must follow a word (found `*`)",
             "lex.toml:6:28: error: theme `a`: term `...`: term has no tokens (only punctuation, symbols or spaces)",
         ];

@@ -1,6 +1,7 @@
 //! One integration test binary (see STYLE 5): each module is a topic.
 
 mod code;
+mod formats;
 mod matcher;
 mod tokenizer;
 mod util;

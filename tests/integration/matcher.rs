@@ -190,6 +190,7 @@ mod reference {
                 TokenPattern::Exact(s) => format!("exact {s}"),
                 TokenPattern::Prefix(s) => format!("prefix {s}"),
                 TokenPattern::Regex(r) => format!("regex {}", r.as_str()),
+                TokenPattern::Glob { glob, .. } => format!("glob {glob}"),
             })
             .collect()
     }

@@ -184,10 +184,43 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LexiconCommand {
-    /// Report errors and warnings (exit 1 on errors).
-    Check(LexiconFileArgs),
+    /// Report errors, warnings and, for a foreign format, the loss report
+    /// (exit 1 on errors, or on losses with --strict).
+    Check(CheckArgs),
     /// Print the theme tree with each term as normalized tokens.
     Show(LexiconFileArgs),
+    /// Convert a lexicon between TOML, LIWC .dic, LIWC-22 .dicx, quanteda
+    /// YAML and WordStat .cat, printing what was lost, entry by entry.
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub file: LexiconFileArgs,
+    /// Treat every loss of the import (an item the format's file holds but
+    /// thematic cannot take) as an error.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ConvertArgs {
+    /// Input lexicon (.toml, .dic, .dicx, .yml/.yaml, .cat).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// Output file (`-` = stdout, which needs --to).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// Output format (default: from OUT's extension).
+    #[arg(long, value_name = "FORMAT", value_parser = ["toml", "dic", "dicx", "yaml", "yml", "cat"])]
+    pub to: Option<String>,
+    /// Fail (and write nothing) when anything is lost.
+    #[arg(long)]
+    pub strict: bool,
+    /// A tokenizer.json to normalize terms with.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -230,5 +263,31 @@ mod tests {
         assert!(
             Args::try_parse_from(["thematic", "code", "a.csv", "--progress", "sometimes"]).is_err()
         );
+    }
+
+    #[test]
+    fn convert_flags() {
+        let a = Args::try_parse_from([
+            "thematic", "lexicon", "convert", "a.dic", "-", "--to", "yml", "--strict",
+        ])
+        .unwrap();
+        let Command::Lexicon(LexiconCommand::Convert(c)) = a.command else {
+            panic!("not convert")
+        };
+        assert_eq!(c.input, PathBuf::from("a.dic"));
+        assert_eq!(c.to.as_deref(), Some("yml"));
+        assert!(c.strict);
+        assert!(
+            Args::try_parse_from([
+                "thematic", "lexicon", "convert", "a.dic", "b", "--to", "xls"
+            ])
+            .is_err()
+        );
+        let a =
+            Args::try_parse_from(["thematic", "lexicon", "check", "a.dic", "--strict"]).unwrap();
+        let Command::Lexicon(LexiconCommand::Check(c)) = a.command else {
+            panic!("not check")
+        };
+        assert!(c.strict);
     }
 }

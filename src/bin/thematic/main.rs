@@ -11,7 +11,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use args::{
-    Args, CodeArgs, Command, ExplainArgs, LexiconCommand, LexiconFileArgs, MergeArgs, ProgressWhen,
+    Args, CheckArgs, CodeArgs, Command, ConvertArgs, ExplainArgs, LexiconCommand, LexiconFileArgs,
+    MergeArgs, ProgressWhen,
 };
 use thematic::code::{CodeOptions, LexiconSource};
 use thematic::export::tables::render_table;
@@ -54,6 +55,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Lexicon(LexiconCommand::Check(a)) => lexicon_check(a),
         Command::Lexicon(LexiconCommand::Show(a)) => lexicon_show(a),
         Command::Merge(a) => merge(a),
+        Command::Lexicon(LexiconCommand::Convert(a)) => lexicon_convert(a),
     }
 }
 
@@ -286,15 +288,35 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn lexicon_check(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
-    let tk = tokenizer(a.tokenizer.as_ref())?;
-    match lexicon::load(a.file.as_deref(), &tk) {
+/// Print a loss report, one item a line, and return (lost, changed).
+fn print_losses(path: &str, losses: &[lexicon::convert::Loss]) -> (usize, usize) {
+    use lexicon::convert::LossKind;
+    for l in losses {
+        eprintln!("{}", l.render(path));
+    }
+    let lost = losses.iter().filter(|l| l.kind == LossKind::Lost).count();
+    (lost, losses.len() - lost)
+}
+
+fn lexicon_check(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let tk = tokenizer(a.file.tokenizer.as_ref())?;
+    match lexicon::load(a.file.file.as_deref(), &tk) {
         Ok(loaded) => {
             print_warnings(&loaded.warnings);
+            let (lost, changed) = print_losses(&loaded.path, &loaded.losses);
             let themes = Matcher::new(&loaded.lexicon).themes().len();
             let terms: usize = loaded.lexicon.themes.iter().map(|t| t.terms.len()).sum();
+            let report = if loaded.losses.is_empty() {
+                String::new()
+            } else {
+                format!(", {lost} lost, {changed} changed")
+            };
+            if a.strict && lost > 0 {
+                eprintln!("{}: {lost} item(s) lost on import (--strict)", loaded.path);
+                return Ok(ExitCode::from(1));
+            }
             println!(
-                "{}: ok: {} theme(s), {} term(s), {} warning(s)",
+                "{}: ok: {} theme(s), {} term(s), {} warning(s){report}",
                 loaded.path,
                 themes,
                 terms,
@@ -318,6 +340,73 @@ fn lexicon_check(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e).context("cannot check the lexicon"),
     }
+}
+
+fn lexicon_convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
+    use lexicon::convert::{self, Format};
+    let tk = tokenizer(a.tokenizer.as_ref())?;
+    let to_stdout = a.output.as_os_str() == "-";
+    let format = match (&a.to, to_stdout) {
+        (Some(name), _) => Format::from_name(name),
+        (None, true) => {
+            return Err(
+                thematic::Error::Usage("writing to stdout (`-`) needs --to FORMAT".into()).into(),
+            );
+        }
+        (None, false) => Format::from_path(&a.output),
+    };
+    let Some(format) = format else {
+        return Err(thematic::Error::Usage(format!(
+            "cannot tell the output format from `{}`: use --to toml|dic|dicx|yaml|cat",
+            a.output.display()
+        ))
+        .into());
+    };
+    let loaded = match lexicon::load(Some(&a.input), &tk) {
+        Ok(l) => l,
+        Err(thematic::Error::Lexicon { path, diagnostics }) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("{path}: cannot convert a lexicon with errors");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e).context("cannot convert the lexicon"),
+    };
+    print_warnings(&loaded.warnings);
+    let (lost_in, changed_in) = print_losses(&loaded.path, &loaded.losses);
+    let written = convert::write(&loaded.lexicon, format, &tk);
+    let out_name = if to_stdout {
+        "<stdout>".to_string()
+    } else {
+        a.output.display().to_string()
+    };
+    let (lost_out, changed_out) = print_losses(&out_name, &written.losses);
+    let lost = lost_in + lost_out;
+    let changed = changed_in + changed_out;
+    if a.strict && lost > 0 {
+        eprintln!(
+            "{lost} item(s) lost converting {} to {} (--strict): nothing written",
+            loaded.path,
+            format.describe()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if to_stdout {
+        std::io::stdout()
+            .lock()
+            .write_all(written.text.as_bytes())?;
+    } else {
+        std::fs::write(&a.output, written.text.as_bytes())
+            .with_context(|| format!("cannot write {}", a.output.display()))?;
+    }
+    eprintln!(
+        "{} ({}) -> {out_name} ({}): {lost} lost, {changed} changed",
+        loaded.path,
+        loaded.format.describe(),
+        format.describe()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn lexicon_show(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
