@@ -6,6 +6,7 @@
 //! round-trip form) and column names safe for R, Stata and SPSS.
 
 pub mod tables;
+pub mod xlsx;
 
 /// A number as DESIGN 4 wants it in CSV: shortest round-trip `Display`
 /// (`50`, `12.5`, `0.00001`); NaN and infinities are written as empty.

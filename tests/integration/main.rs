@@ -3,3 +3,4 @@
 mod code;
 mod matcher;
 mod util;
+mod xlsx;
