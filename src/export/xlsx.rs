@@ -58,8 +58,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use rust_xlsxwriter::{
-    Chart, ChartAxisCrossing, ChartLegendPosition, ConditionalFormat2ColorScale, Format, FormatAlign, FormatBorder,
-    Workbook, Worksheet, XlsxError,
+    Chart, ChartAxisCrossing, ChartLegendPosition, ConditionalFormat2ColorScale, Format,
+    FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 use serde::Serialize;
 
@@ -176,7 +176,8 @@ fn write_report_with(
         chart: None,
     };
     for sheet in sheets {
-        w.write_table(&mut wb, sheet).map_err(|e| e.into_error(out))?;
+        w.write_table(&mut wb, sheet)
+            .map_err(|e| e.into_error(out))?;
     }
     if let Some(chart) = w.chart.take() {
         w.write_chart(&mut wb, chart).map_err(xerr)?;
@@ -214,6 +215,7 @@ impl TableError {
 /// The formats of the workbook, made once.
 struct Formats {
     header: Format,
+    header_num: Format,
     masked: Format,
     general: Format,
     one_dp: Format,
@@ -233,6 +235,11 @@ impl Formats {
                 .set_bold()
                 .set_background_color("#DDEBF7")
                 .set_border_bottom(FormatBorder::Thin),
+            header_num: Format::new()
+                .set_bold()
+                .set_background_color("#DDEBF7")
+                .set_border_bottom(FormatBorder::Thin)
+                .set_align(FormatAlign::Right),
             masked: Format::new().set_align(FormatAlign::Right),
             general: Format::new(),
             one_dp: Format::new().set_num_format("0.0"),
@@ -634,10 +641,22 @@ impl ReportWriter {
         })
     }
 
-    fn header(&mut self, part: &mut Part, header: &[String]) -> Result<(), XlsxError> {
+    /// The header row; `numeric[c]` right-aligns column c's name over its
+    /// numbers.
+    fn header(
+        &mut self,
+        part: &mut Part,
+        header: &[String],
+        numeric: &[bool],
+    ) -> Result<(), XlsxError> {
         let t = &mut self.notes.truncated_cells;
         for (c, h) in header.iter().enumerate() {
-            put_text(t, part, c, h, Some(&self.fmt.header))?;
+            let f = if numeric.get(c).copied().unwrap_or(false) {
+                &self.fmt.header_num
+            } else {
+                &self.fmt.header
+            };
+            put_text(t, part, c, h, Some(f))?;
             // Bold text and the filter button take more room.
             let w = h.chars().count() * 11 / 10 + 3;
             part.widths.see(c, w);
@@ -656,6 +675,13 @@ impl ReportWriter {
     ) -> Result<String, XlsxError> {
         part.widths.apply(&mut part.ws)?;
         part.ws.set_freeze_panes(1, 0)?;
+        // Printed (or saved as PDF), a table is one page wide with its
+        // header on every page, and the sheet name and page in the footer.
+        part.ws
+            .set_landscape()
+            .set_print_fit_to_pages(1, 0)
+            .set_footer("&L&A&RPage &P of &N");
+        part.ws.set_repeat_rows(0, 0)?;
         if ncols > 0 {
             let last_row = part.row.saturating_sub(1);
             part.ws.autofilter(0, 0, last_row, (ncols - 1) as u16)?;
@@ -694,6 +720,10 @@ impl ReportWriter {
             SheetKind::Wide => Some(self.wide_plan(sheet.csv, &header)?),
             _ => None,
         };
+        let numeric: Vec<bool> = match &wide {
+            Some(w) => (0..header.len()).map(|c| c >= w.first_value_col).collect(),
+            None => cols.iter().map(|c| matches!(c, Col::Number(_))).collect(),
+        };
         let heat_cols = wide.as_ref().and_then(|w| {
             (header.len() > w.first_value_col)
                 .then(|| (w.first_value_col as u16, (header.len() - 1) as u16))
@@ -714,7 +744,7 @@ impl ReportWriter {
         let first_name = self.names.claim(sheet.name);
         let mut names = vec![first_name.clone()];
         let mut part = self.new_part(wb, first_name)?;
-        self.header(&mut part, &header)?;
+        self.header(&mut part, &header, &numeric)?;
 
         // Wide table state: the current question's N per column.
         let mut wide_n: Vec<Option<u64>> = vec![None; header.len()];
@@ -726,7 +756,7 @@ impl ReportWriter {
                 let name = self.names.claim_from(&base, names.len() + 1);
                 names.push(name.clone());
                 part = self.new_part(wb, name)?;
-                self.header(&mut part, &header)?;
+                self.header(&mut part, &header, &numeric)?;
             }
             if let Some(cc) = &chart_cols {
                 self.chart_row(cc, &row);
@@ -765,7 +795,7 @@ impl ReportWriter {
     ) -> Result<(), XlsxError> {
         let name = self.names.claim(name);
         let mut part = self.new_part(wb, name)?;
-        self.header(&mut part, header)?;
+        self.header(&mut part, header, &[])?;
         for row in rows {
             for (c, v) in row.iter().enumerate() {
                 put_text(&mut self.notes.truncated_cells, &mut part, c, v, None)?;
@@ -868,7 +898,12 @@ impl ReportWriter {
         })
     }
 
-    fn plain_row(&mut self, part: &mut Part, cols: &[Col], row: &[String]) -> Result<(), XlsxError> {
+    fn plain_row(
+        &mut self,
+        part: &mut Part,
+        cols: &[Col],
+        row: &[String],
+    ) -> Result<(), XlsxError> {
         let t = &mut self.notes.truncated_cells;
         for (c, v) in row.iter().enumerate() {
             match cols.get(c).copied().unwrap_or(Col::Text) {
@@ -928,17 +963,14 @@ impl ReportWriter {
                     // Full precision from the counts where we have them; the
                     // text's percentage is rounded to 0.1.
                     let p = match wide_n.get(c).copied().flatten() {
-                        Some(total) if total > 0 && n <= total => {
-                            100.0 * n as f64 / total as f64
-                        }
+                        Some(total) if total > 0 && n <= total => 100.0 * n as f64 / total as f64,
                         _ => p_text,
                     };
                     part.widths.see(c, v.chars().count());
                     let f = if plan.n_in_format {
-                        self.fmt
-                            .n_pct
-                            .entry(n)
-                            .or_insert_with(|| Format::new().set_num_format(format!("\"{n} (\"0.0\"%)\"")))
+                        self.fmt.n_pct.entry(n).or_insert_with(|| {
+                            Format::new().set_num_format(format!("\"{n} (\"0.0\"%)\""))
+                        })
                     } else {
                         &self.fmt.wide_pct
                     };
@@ -1065,7 +1097,10 @@ impl ReportWriter {
                 .set_categories((name.as_str(), 1, 0, last, 0))
                 .set_values((name.as_str(), 1, c, last, c));
         }
-        let by = data.group.as_deref().map_or(String::new(), |g| format!(" by {g}"));
+        let by = data
+            .group
+            .as_deref()
+            .map_or(String::new(), |g| format!(" by {g}"));
         let about = if question == self.all_label || questions.len() == 1 {
             String::new()
         } else {
@@ -1089,6 +1124,7 @@ impl ReportWriter {
         let per_theme = (levels.len() * 7 + 8).max(18) as u32;
         chart.set_width(900).set_height(120 + per_theme * last);
         ws.insert_chart(0, (levels.len() + 2) as u16, &chart)?;
+        ws.set_landscape().set_print_fit_to_pages(1, 1);
         Ok(())
     }
 
@@ -1119,7 +1155,7 @@ impl ReportWriter {
         }
         let name = self.names.claim("About");
         let mut part = self.new_part(wb, name)?;
-        self.header(&mut part, &["key".to_string(), "value".to_string()])?;
+        self.header(&mut part, &["key".to_string(), "value".to_string()], &[])?;
         let t = &mut self.notes.truncated_cells;
         for (k, v) in &rows {
             put_text(t, &mut part, 0, k, Some(&self.fmt.key))?;
@@ -1337,10 +1373,26 @@ objectives.abstinence,freeman-halton,7,0.1,1,0.00001,1,0.1,02
             write(d, "responses.csv", &plain(&long_cell)),
         );
         let sheets = [
-            Sheet { name: "themes_by_group", csv: &l, kind: SheetKind::Long },
-            Sheet { name: "themes_by_group_wide", csv: &w, kind: SheetKind::Wide },
-            Sheet { name: "stats", csv: &st, kind: SheetKind::Stats },
-            Sheet { name: "responses", csv: &p, kind: SheetKind::Plain },
+            Sheet {
+                name: "themes_by_group",
+                csv: &l,
+                kind: SheetKind::Long,
+            },
+            Sheet {
+                name: "themes_by_group_wide",
+                csv: &w,
+                kind: SheetKind::Wide,
+            },
+            Sheet {
+                name: "stats",
+                csv: &st,
+                kind: SheetKind::Stats,
+            },
+            Sheet {
+                name: "responses",
+                csv: &p,
+                kind: SheetKind::Plain,
+            },
         ];
         let info = ReportInfo {
             manifest_json: MANIFEST.into(),
@@ -1354,7 +1406,14 @@ objectives.abstinence,freeman-halton,7,0.1,1,0.00001,1,0.1,02
         let mut wb = read(&out);
         assert_eq!(
             wb.sheet_names(),
-            ["themes_by_group", "themes_by_group_wide", "stats", "responses", "Chart", "About"]
+            [
+                "themes_by_group",
+                "themes_by_group_wide",
+                "stats",
+                "responses",
+                "Chart",
+                "About"
+            ]
         );
         // Long: headers, group ids as text, counts and percentages as numbers,
         // masked cells as text, blank respondent columns blank.
@@ -1438,7 +1497,11 @@ objectives.abstinence,freeman-halton,7,0.1,1,0.00001,1,0.1,02
         }
         let csv = write(dir.path(), "t.csv", &text);
         let out = dir.path().join("report.xlsx");
-        let sheets = [Sheet { name: "responses", csv: &csv, kind: SheetKind::Plain }];
+        let sheets = [Sheet {
+            name: "responses",
+            csv: &csv,
+            kind: SheetKind::Plain,
+        }];
         let notes = write_report_with(&out, &sheets, &ReportInfo::default(), 3).unwrap();
         let names = ["responses", "responses (2)", "responses (3)"];
         assert_eq!(
@@ -1458,7 +1521,10 @@ objectives.abstinence,freeman-halton,7,0.1,1,0.00001,1,0.1,02
             assert!(rows.len() <= 3);
             seen.extend(rows[1..].iter().map(|r| r[0].clone()));
         }
-        assert_eq!(seen, (1..=5).map(|i| Data::Float(i as f64)).collect::<Vec<_>>());
+        assert_eq!(
+            seen,
+            (1..=5).map(|i| Data::Float(i as f64)).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -1471,11 +1537,18 @@ objectives.abstinence,freeman-halton,7,0.1,1,0.00001,1,0.1,02
         }
         let csv = write(dir.path(), "wide.csv", &text);
         let out = dir.path().join("report.xlsx");
-        let sheets = [Sheet { name: "wide", csv: &csv, kind: SheetKind::Wide }];
+        let sheets = [Sheet {
+            name: "wide",
+            csv: &csv,
+            kind: SheetKind::Wide,
+        }];
         write_report(&out, &sheets, &ReportInfo::default()).unwrap();
         let mut wb = read(&out);
         assert_eq!(wb.sheet_names(), ["wide", "wide n (%)", "About"]);
-        assert_eq!(cell(&mut wb, "wide", 2, 3), Data::Float(100.0 / total as f64));
+        assert_eq!(
+            cell(&mut wb, "wide", 2, 3),
+            Data::Float(100.0 / total as f64)
+        );
         assert_eq!(cell(&mut wb, "wide n (%)", 2, 3), s("1 (1.0%)"));
     }
 
@@ -1484,7 +1557,11 @@ objectives.abstinence,freeman-halton,7,0.1,1,0.00001,1,0.1,02
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.csv");
         let out = dir.path().join("report.xlsx");
-        let sheets = [Sheet { name: "t", csv: &missing, kind: SheetKind::Plain }];
+        let sheets = [Sheet {
+            name: "t",
+            csv: &missing,
+            kind: SheetKind::Plain,
+        }];
         let err = write_report(&out, &sheets, &ReportInfo::default()).unwrap_err();
         assert!(err.to_string().contains("missing.csv"), "{err}");
     }

@@ -39,10 +39,26 @@ fn report_from_real_tables() {
         table("responses.csv"),
     );
     let sheets = [
-        Sheet { name: "themes_by_group", csv: &long, kind: SheetKind::Long },
-        Sheet { name: "themes_by_group_wide", csv: &wide, kind: SheetKind::Wide },
-        Sheet { name: "terms_by_group", csv: &terms, kind: SheetKind::Plain },
-        Sheet { name: "responses", csv: &responses, kind: SheetKind::Plain },
+        Sheet {
+            name: "themes_by_group",
+            csv: &long,
+            kind: SheetKind::Long,
+        },
+        Sheet {
+            name: "themes_by_group_wide",
+            csv: &wide,
+            kind: SheetKind::Wide,
+        },
+        Sheet {
+            name: "terms_by_group",
+            csv: &terms,
+            kind: SheetKind::Plain,
+        },
+        Sheet {
+            name: "responses",
+            csv: &responses,
+            kind: SheetKind::Plain,
+        },
     ];
     let info = ReportInfo {
         manifest_json: std::fs::read_to_string(out.join("manifest.json")).unwrap(),
@@ -69,7 +85,13 @@ fn report_from_real_tables() {
     let csv_rows = csv::Reader::from_path(&long).unwrap().records().count();
     let range = wb.worksheet_range("themes_by_group").unwrap();
     assert_eq!(range.height(), csv_rows + 1);
-    let header: Vec<String> = range.rows().next().unwrap().iter().map(|d| d.to_string()).collect();
+    let header: Vec<String> = range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     for row in range.rows().skip(1) {
         assert!(matches!(row[col("responses")], Data::Float(_)), "{row:?}");
@@ -77,16 +99,28 @@ fn report_from_real_tables() {
     }
     // Participant ids stay text in the per-response table.
     let range = wb.worksheet_range("responses").unwrap();
-    let id = range.rows().next().unwrap().iter().position(|d| *d == Data::String("id".into()));
+    let id = range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .position(|d| *d == Data::String("id".into()));
     if let Some(id) = id {
         assert_eq!(range.rows().nth(1).unwrap()[id], Data::String("P01".into()));
     }
     // The chart has one series per group and the manifest is on About.
     let chart = wb.worksheet_range("Chart").unwrap();
-    let series: Vec<String> = chart.rows().next().unwrap()[1..].iter().map(|d| d.to_string()).collect();
+    let series: Vec<String> = chart.rows().next().unwrap()[1..]
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
     assert_eq!(series, ["AA", "CA", "NA", "SMART"]);
     let about = wb.worksheet_range("About").unwrap();
-    assert!(about.rows().any(|r| r[0] == Data::String("lexicon.sha256".into())));
+    assert!(
+        about
+            .rows()
+            .any(|r| r[0] == Data::String("lexicon.sha256".into()))
+    );
     check_no_scratch_files(&out);
 }
 
