@@ -7,6 +7,7 @@
 
 pub mod stats_table;
 pub mod tables;
+pub mod xlsx;
 
 use std::borrow::Cow;
 

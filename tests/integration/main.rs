@@ -5,3 +5,4 @@ mod formats;
 mod matcher;
 mod tokenizer;
 mod util;
+mod xlsx;
