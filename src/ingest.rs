@@ -449,7 +449,7 @@ impl Reader {
         if open.pending.len() == 2 && is_import_id(&open.pending[1].1) {
             open.pending.clear();
             self.stats.last_mut().expect("pushed above").extra_header_rows = 2;
-        } else if open.pending.len() >= 1 && is_import_id(&open.pending[0].1) {
+        } else if !open.pending.is_empty() && is_import_id(&open.pending[0].1) {
             open.pending.remove(0);
             self.stats.last_mut().expect("pushed above").extra_header_rows = 1;
         }
