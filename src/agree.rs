@@ -200,10 +200,16 @@ fn delimiter_of(path: &Path) -> u8 {
 }
 
 fn read_table(rdr: impl Read, name: &str, delimiter: u8) -> Result<Table, Error> {
-    let mut r = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(rdr);
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(rdr);
     let bad = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
-        Error::Row { path: name.to_string(), line, message: e.to_string() }
+        Error::Row {
+            path: name.to_string(),
+            line,
+            message: e.to_string(),
+        }
     };
     let header: Vec<String> = r
         .headers()
@@ -221,11 +227,14 @@ fn read_table(rdr: impl Read, name: &str, delimiter: u8) -> Result<Table, Error>
 }
 
 fn column(header: &[String], name: &str, file: &str, what: &str) -> Result<usize, Error> {
-    header.iter().position(|h| h == name).ok_or_else(|| Error::Column {
-        input: file.to_string(),
-        message: format!("no {what} column `{name}`"),
-        columns: header.to_vec(),
-    })
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| Error::Column {
+            input: file.to_string(),
+            message: format!("no {what} column `{name}`"),
+            columns: header.to_vec(),
+        })
 }
 
 fn key_columns(header: &[String], key: &[String], file: &str) -> Result<Vec<usize>, Error> {
@@ -256,7 +265,10 @@ pub fn read_units(
     let kc = key_columns(&t.header, key, name)?;
     let cc = t.header.iter().position(|h| h == coder_column);
     let mut seen: HashMap<(Option<String>, Key), u64> = HashMap::new();
-    let mut out = UnitsList { units: Vec::new(), issues: Vec::new() };
+    let mut out = UnitsList {
+        units: Vec::new(),
+        issues: Vec::new(),
+    };
     for (line, f) in t.rows {
         let coder = cc.map(|c| f[c].clone());
         let k: Key = kc.iter().map(|&i| f[i].clone()).collect();
@@ -290,7 +302,11 @@ pub fn read_human(
     let kc = key_columns(&t.header, key, name)?;
     let cc = t.header.iter().position(|h| h == coder_column);
     let theme_col = t.header.iter().position(|h| h == "theme");
-    let form = if theme_col.is_some() { HumanForm::Long } else { HumanForm::Wide };
+    let form = if theme_col.is_some() {
+        HumanForm::Long
+    } else {
+        HumanForm::Wide
+    };
     if form == HumanForm::Wide && units.is_some() {
         return Err(Error::Usage(format!(
             "{name} is a wide file (no `theme` column): each row is a coded unit, so a units list is only for the long form"
@@ -377,8 +393,8 @@ pub fn read_human(
                             i.coder = h.coders[c].clone();
                             i.key = k;
                             i.theme = unit.themes.iter().cloned().collect::<Vec<_>>().join("; ");
-                            i.detail = "unit has codes but is not in the units list: not compared"
-                                .into();
+                            i.detail =
+                                "unit has codes but is not in the units list: not compared".into();
                             h.issues.push(i);
                         }
                     }
@@ -429,7 +445,13 @@ pub fn read_human(
                     continue;
                 }
                 first.insert((c, k.clone()), *line);
-                h.units[c].insert(k, HumanUnit { line: *line, themes });
+                h.units[c].insert(
+                    k,
+                    HumanUnit {
+                        line: *line,
+                        themes,
+                    },
+                );
             }
             for (c, k) in dup {
                 h.units[c].remove(&k);
@@ -482,9 +504,18 @@ pub fn read_auto(
     let mut r = csv::ReaderBuilder::new().from_reader(rdr);
     let bad = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
-        Error::Row { path: name.to_string(), line, message: e.to_string() }
+        Error::Row {
+            path: name.to_string(),
+            line,
+            message: e.to_string(),
+        }
     };
-    let header: Vec<String> = r.headers().map_err(bad)?.iter().map(str::to_string).collect();
+    let header: Vec<String> = r
+        .headers()
+        .map_err(bad)?
+        .iter()
+        .map(str::to_string)
+        .collect();
     let kc = key_columns(&header, key, name)?;
     let row_col = header.iter().position(|h| h == "row");
     let mut theme_cols: Vec<(usize, String)> = Vec::new();
@@ -497,7 +528,10 @@ pub fn read_auto(
             }
         }
         None => {
-            let start = header.iter().position(|h| h == "coded_pct").map_or(0, |i| i + 1);
+            let start = header
+                .iter()
+                .position(|h| h == "coded_pct")
+                .map_or(0, |i| i + 1);
             let fixed = ["row", "id", "question", "tokens", "coded_pct"];
             for (i, h) in header.iter().enumerate().skip(start) {
                 if !kc.contains(&i) && !fixed.contains(&h.as_str()) {
@@ -517,7 +551,10 @@ pub fn read_auto(
     let mut rec = csv::StringRecord::new();
     while r.read_record(&mut rec).map_err(bad)? {
         let line = rec.position().map_or(0, |p| p.line());
-        let k: Key = kc.iter().map(|&i| rec.get(i).unwrap_or("").trim().to_string()).collect();
+        let k: Key = kc
+            .iter()
+            .map(|&i| rec.get(i).unwrap_or("").trim().to_string())
+            .collect();
         if !wanted.contains(&k) {
             out.other_units += 1;
             continue;
@@ -637,7 +674,10 @@ fn alpha_of(pairs: &[Pair], idx: &[usize], themes: &[usize]) -> Option<f64> {
         .iter()
         .flat_map(|&u| {
             themes.iter().map(move |&t| {
-                vec![Some(u32::from(pairs[u].auto[t])), Some(u32::from(pairs[u].human[t]))]
+                vec![
+                    Some(u32::from(pairs[u].auto[t])),
+                    Some(u32::from(pairs[u].human[t])),
+                ]
             })
         })
         .collect();
@@ -760,7 +800,10 @@ fn read_manifest(auto: &Path) -> Result<Option<ManifestInfo>, Error> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    let bad = |m: &str| Error::Input { path: path.display().to_string(), message: m.to_string() };
+    let bad = |m: &str| Error::Input {
+        path: path.display().to_string(),
+        message: m.to_string(),
+    };
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(&format!("not JSON: {e}")))?;
     let columns = v["columns"]
@@ -768,14 +811,21 @@ fn read_manifest(auto: &Path) -> Result<Option<ManifestInfo>, Error> {
         .ok_or_else(|| bad("no `columns` list"))?
         .iter()
         .map(|c| {
-            Some((c["column"].as_str()?.to_string(), c["theme"].as_str()?.to_string()))
+            Some((
+                c["column"].as_str()?.to_string(),
+                c["theme"].as_str()?.to_string(),
+            ))
         })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| bad("a `columns` entry lacks `column` or `theme`"))?;
     let o = &v["options"];
     let strs = |x: &serde_json::Value| -> Vec<String> {
         x.as_array()
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let spec = ColumnSpec {
@@ -798,7 +848,10 @@ fn read_data(
     wanted: &BTreeSet<Key>,
     issues: &mut Vec<Issue>,
 ) -> Result<HashMap<Key, String>, Error> {
-    let read_opts = ReadOptions { delimiter: opts.delimiter, ..ReadOptions::default() };
+    let read_opts = ReadOptions {
+        delimiter: opts.delimiter,
+        ..ReadOptions::default()
+    };
     let mut reader = Reader::new(opts.data.clone(), spec, read_opts)?;
     let header = reader.header().to_vec();
     let layout = reader.layout().clone();
@@ -817,7 +870,9 @@ fn read_data(
         for row in &batch.rows {
             let l = &row.layout;
             for (col, col_name) in &l.text {
-                let question = l.question.map_or(col_name.clone(), |q| row.field(q).0.into_owned());
+                let question = l
+                    .question
+                    .map_or(col_name.clone(), |q| row.field(q).0.into_owned());
                 let k: Key = opts
                     .key
                     .iter()
@@ -839,7 +894,11 @@ fn read_data(
                     continue;
                 }
                 if out.insert(k.clone(), text).is_some() && dup.insert(k.clone()) {
-                    let mut i = issue(IssueKind::DuplicateKey, &Input::display(&opts.data[row.input]), Some(row.line));
+                    let mut i = issue(
+                        IssueKind::DuplicateKey,
+                        &Input::display(&opts.data[row.input]),
+                        Some(row.line),
+                    );
                     i.key = k;
                     i.detail = "key repeated in --data: no text listed for it".into();
                     issues.push(i);
@@ -902,12 +961,19 @@ impl Recoder {
                 for m in matches.iter().filter(|m| under(m.theme as usize, t)) {
                     let th = &info[m.theme as usize];
                     let e = &th.entries[m.entry as usize].text;
-                    let e = if m.theme as usize == t { e.clone() } else { format!("{}:{e}", th.id) };
+                    let e = if m.theme as usize == t {
+                        e.clone()
+                    } else {
+                        format!("{}:{e}", th.id)
+                    };
                     if m.negated {
                         f.negated.push(e);
                     } else {
                         f.entries.push(e);
-                        f.matched.push(text[m.byte_start..m.byte_end].to_string());
+                        // `get`: a tokenizer whose offsets are not char boundaries must
+                        // not make this panic.
+                        f.matched
+                            .push(text.get(m.byte_start..m.byte_end).unwrap_or("").to_string());
                     }
                 }
                 (counts[t].hits > 0, f)
@@ -921,7 +987,11 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
     if opts.key.is_empty() {
         return Err(Error::Usage("--key names no column".into()));
     }
-    let human_key = if opts.human_key.is_empty() { &opts.key } else { &opts.human_key };
+    let human_key = if opts.human_key.is_empty() {
+        &opts.key
+    } else {
+        &opts.human_key
+    };
     if human_key.len() != opts.key.len() {
         return Err(Error::Usage(format!(
             "--human-key names {} column(s) but --key names {}: they are matched in order",
@@ -937,7 +1007,13 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
     let units = match &opts.units {
         None => None,
         Some(p) => {
-            let u = read_units(open(p)?, &p.display().to_string(), human_key, &opts.coder_column, delimiter_of(p))?;
+            let u = read_units(
+                open(p)?,
+                &p.display().to_string(),
+                human_key,
+                &opts.coder_column,
+                delimiter_of(p),
+            )?;
             issues.extend(u.issues.iter().cloned());
             Some(u)
         }
@@ -985,7 +1061,11 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
                     .flat_map(|u| u.values())
                     .filter(|u| u.themes.contains(name))
                     .count();
-                let mut i = issue(IssueKind::UnknownTheme, &human_name, (*line > 0).then_some(*line));
+                let mut i = issue(
+                    IssueKind::UnknownTheme,
+                    &human_name,
+                    (*line > 0).then_some(*line),
+                );
                 i.theme = name.clone();
                 i.detail = format!("not a theme of {auto_name}: {uses} code(s) not compared");
                 issues.push(i);
@@ -1008,10 +1088,16 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
     for (c, units) in human.units.iter().enumerate() {
         for (k, u) in units {
             if !auto.units.contains_key(k) && !auto.issues.iter().any(|i| &i.key == k) {
-                let mut i = issue(IssueKind::MissingAuto, &human_name, (u.line > 0).then_some(u.line));
+                let mut i = issue(
+                    IssueKind::MissingAuto,
+                    &human_name,
+                    (u.line > 0).then_some(u.line),
+                );
                 i.coder = human.coders[c].clone();
                 i.key = k.clone();
-                i.detail = format!("no row with this key in {auto_name} (an empty answer is not coded): not compared");
+                i.detail = format!(
+                    "no row with this key in {auto_name} (an empty answer is not coded): not compared"
+                );
                 issues.push(i);
             }
         }
@@ -1029,7 +1115,10 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
                     Some(Pair {
                         key: k.clone(),
                         auto: theme_ix.iter().map(|&i| a.present[i]).collect(),
-                        human: names.iter().map(|n| u.themes.iter().any(|t| n.contains(t))).collect(),
+                        human: names
+                            .iter()
+                            .map(|n| u.themes.iter().any(|t| n.contains(t)))
+                            .collect(),
                     })
                 })
                 .collect()
@@ -1045,14 +1134,25 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
             (None, Some(m)) => m.spec.clone(),
             (None, None) => ColumnSpec::default(),
         };
-        let matched: BTreeSet<Key> =
-            pairs.iter().flat_map(|p| p.iter().map(|p| p.key.clone())).collect();
+        let matched: BTreeSet<Key> = pairs
+            .iter()
+            .flat_map(|p| p.iter().map(|p| p.key.clone()))
+            .collect();
         texts = read_data(opts, spec, &matched, &mut issues)?;
         let tokenizer = Tokenizer::default_pipeline();
         let loaded = crate::lexicon::load(opts.lexicon.as_deref(), &tokenizer)?;
         let matcher = Matcher::new(&loaded.lexicon);
-        let index = matcher.themes().iter().enumerate().map(|(i, t)| (t.id.clone(), i)).collect();
-        let rec = Recoder { tokenizer, matcher, index };
+        let index = matcher
+            .themes()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), i))
+            .collect();
+        let rec = Recoder {
+            tokenizer,
+            matcher,
+            index,
+        };
         let mut mismatched = Vec::new();
         for (k, text) in &texts {
             let f = rec.code(text, &theme_ids);
@@ -1070,7 +1170,12 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
                 "re-coding --data with {} does not reproduce {auto_name} for {} unit-theme pair(s), e.g. {}: pass the data, columns and lexicon that `thematic code` used",
                 loaded.path,
                 mismatched.len(),
-                mismatched.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                mismatched
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -1078,7 +1183,10 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
     // Agreement rows.
     let mut rows = Vec::new();
     let hh: Option<Vec<HumanHuman>> = (human.coders.len() >= 2).then(|| {
-        names.iter().map(|n| human_human(&human, std::slice::from_ref(n), opts)).collect()
+        names
+            .iter()
+            .map(|n| human_human(&human, std::slice::from_ref(n), opts))
+            .collect()
     });
     let hh_all = (human.coders.len() >= 2).then(|| human_human(&human, &names, opts));
     for (c, coder) in human.coders.iter().enumerate() {
@@ -1106,8 +1214,14 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
         .map_err(|e| Error::io(opts.out_dir.display(), e))?;
     let files: [(&str, Vec<u8>); 4] = [
         ("agreement.csv", agreement_csv(&rows)?),
-        ("disagreements.csv", disagreements_csv(opts, &human, &pairs, &auto, &theme_ids, &texts, &found)?),
-        ("entry_errors.csv", entry_errors_csv(&human, &pairs, &theme_ids, &found)?),
+        (
+            "disagreements.csv",
+            disagreements_csv(opts, &human, &pairs, &auto, &theme_ids, &texts, &found)?,
+        ),
+        (
+            "entry_errors.csv",
+            entry_errors_csv(&human, &pairs, &theme_ids, &found)?,
+        ),
         ("issues.csv", issues_csv(&issues)?),
     ];
     let mut outputs = Vec::new();
@@ -1120,17 +1234,37 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
         outputs.push(dest);
     }
 
-    let matched_units: Vec<(String, usize)> =
-        human.coders.iter().cloned().zip(pairs.iter().map(Vec::len)).collect();
-    let summary = summary(&rows, &issues, &matched_units, auto.other_units, opts, !texts.is_empty());
-    Ok(AgreeReport { summary, rows, issues, matched_units, outputs })
+    let matched_units: Vec<(String, usize)> = human
+        .coders
+        .iter()
+        .cloned()
+        .zip(pairs.iter().map(Vec::len))
+        .collect();
+    let summary = summary(
+        &rows,
+        &issues,
+        &matched_units,
+        auto.other_units,
+        opts,
+        !texts.is_empty(),
+    );
+    Ok(AgreeReport {
+        summary,
+        rows,
+        issues,
+        matched_units,
+        outputs,
+    })
 }
 
 fn opt(x: Option<f64>) -> String {
     x.map_or(String::new(), fmt_f64)
 }
 
-fn csv_bytes(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, Error> {
+fn csv_bytes(
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Vec<u8>, Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let err = |e: csv::Error| Error::Data(format!("formatting CSV: {e}"));
     w.write_record(header).map_err(err)?;
@@ -1142,14 +1276,36 @@ fn csv_bytes(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Re
 
 fn agreement_csv(rows: &[ThemeAgreement]) -> Result<Vec<u8>, Error> {
     let header = [
-        "coder", "level", "theme", "n", "both", "auto_only", "human_only", "neither",
-        "pct_agreement", "kappa", "kappa_lo", "kappa_hi", "alpha", "alpha_lo", "alpha_hi",
-        "precision", "recall", "f1", "pct_auto", "pct_human", "human_coders", "human_units",
-        "human_alpha", "human_alpha_lo", "human_alpha_hi",
+        "coder",
+        "level",
+        "theme",
+        "n",
+        "both",
+        "auto_only",
+        "human_only",
+        "neither",
+        "pct_agreement",
+        "kappa",
+        "kappa_lo",
+        "kappa_hi",
+        "alpha",
+        "alpha_lo",
+        "alpha_hi",
+        "precision",
+        "recall",
+        "f1",
+        "pct_auto",
+        "pct_human",
+        "human_coders",
+        "human_units",
+        "human_alpha",
+        "human_alpha_lo",
+        "human_alpha_hi",
     ];
     let rows = rows.iter().map(|r| {
         let c = r.confusion;
-        let count = |f: fn(&Confusion) -> u64| c.as_ref().map_or(String::new(), |c| f(c).to_string());
+        let count =
+            |f: fn(&Confusion) -> u64| c.as_ref().map_or(String::new(), |c| f(c).to_string());
         let h = r.human.as_ref();
         vec![
             r.coder.clone(),
@@ -1194,7 +1350,17 @@ fn disagreements_csv(
 ) -> Result<Vec<u8>, Error> {
     let mut header: Vec<&str> = vec!["coder"];
     header.extend(opts.key.iter().map(String::as_str));
-    header.extend(["row", "theme", "error", "text", "entries", "matched_text", "negated_entries", "auto_line", "human_line"]);
+    header.extend([
+        "row",
+        "theme",
+        "error",
+        "text",
+        "entries",
+        "matched_text",
+        "negated_entries",
+        "auto_line",
+        "human_line",
+    ]);
     let mut rows = Vec::new();
     for (c, p) in pairs.iter().enumerate() {
         for pair in p {
@@ -1236,7 +1402,9 @@ fn entry_errors_csv(
     let mut t: BTreeMap<(usize, usize, String), [u64; 3]> = BTreeMap::new();
     for (c, p) in pairs.iter().enumerate() {
         for pair in p {
-            let Some(f) = found.get(&pair.key) else { continue };
+            let Some(f) = found.get(&pair.key) else {
+                continue;
+            };
             for j in 0..themes.len() {
                 let f = &f[j].1;
                 let (slot, list) = match (pair.auto[j], pair.human[j]) {
@@ -1255,12 +1423,32 @@ fn entry_errors_csv(
     }
     let mut rows: Vec<_> = t.into_iter().collect();
     rows.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then(a.0.cmp(&b.0)));
-    let header = ["coder", "theme", "entry", "false_positives", "true_positives", "entry_precision", "negated_in_false_negatives"];
+    let header = [
+        "coder",
+        "theme",
+        "entry",
+        "false_positives",
+        "true_positives",
+        "entry_precision",
+        "negated_in_false_negatives",
+    ];
     csv_bytes(
         &header,
         rows.into_iter().map(|((c, j, e), [fp, tp, neg])| {
-            let prec = if fp + tp == 0 { String::new() } else { fmt_f64(tp as f64 / (fp + tp) as f64) };
-            vec![human.coders[c].clone(), themes[j].clone(), e, fp.to_string(), tp.to_string(), prec, neg.to_string()]
+            let prec = if fp + tp == 0 {
+                String::new()
+            } else {
+                fmt_f64(tp as f64 / (fp + tp) as f64)
+            };
+            vec![
+                human.coders[c].clone(),
+                themes[j].clone(),
+                e,
+                fp.to_string(),
+                tp.to_string(),
+                prec,
+                neg.to_string(),
+            ]
         }),
     )
 }
@@ -1309,8 +1497,21 @@ fn summary(
         header.push("coder".into());
     }
     header.extend(
-        ["theme", "n", "both", "auto", "human", "neither", "agree%", "kappa [95% CI]", "alpha [95% CI]", "P", "R", "F1"]
-            .map(String::from),
+        [
+            "theme",
+            "n",
+            "both",
+            "auto",
+            "human",
+            "neither",
+            "agree%",
+            "kappa [95% CI]",
+            "alpha [95% CI]",
+            "P",
+            "R",
+            "F1",
+        ]
+        .map(String::from),
     );
     if several {
         header.push("human alpha".into());
@@ -1328,7 +1529,13 @@ fn summary(
         };
         row.push(label);
         let c = r.confusion;
-        for f in [Confusion::n, |c: &Confusion| c.both, |c: &Confusion| c.auto_only, |c: &Confusion| c.human_only, |c: &Confusion| c.neither] {
+        for f in [
+            Confusion::n,
+            |c: &Confusion| c.both,
+            |c: &Confusion| c.auto_only,
+            |c: &Confusion| c.human_only,
+            |c: &Confusion| c.neither,
+        ] {
             row.push(c.as_ref().map_or(String::new(), |c| f(c).to_string()));
         }
         row.push(r.pct_agreement.map_or("-".into(), |a| format!("{a:.1}")));
@@ -1338,7 +1545,11 @@ fn summary(
         row.push(fmt2(r.recall));
         row.push(fmt2(r.f1));
         if several {
-            row.push(r.human.as_ref().map_or(String::new(), |h| ci(h.alpha, h.alpha_ci)));
+            row.push(
+                r.human
+                    .as_ref()
+                    .map_or(String::new(), |h| ci(h.alpha, h.alpha_ci)),
+            );
         }
         table.push(row);
     }
@@ -1359,7 +1570,10 @@ fn summary(
         *counts.entry(i.kind).or_default() += 1;
     }
     if !counts.is_empty() {
-        let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {}", k.as_str())).collect();
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.as_str()))
+            .collect();
         s.push_str(&format!("reported in issues.csv: {}\n", parts.join(", ")));
     }
     if !with_text {

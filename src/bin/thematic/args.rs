@@ -178,13 +178,29 @@ pub struct AgreeArgs {
     pub lexicon: Option<PathBuf>,
 
     /// Output folder.
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "thematic-agree", help_heading = "Output")]
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "DIR",
+        default_value = "thematic-agree",
+        help_heading = "Output"
+    )]
     pub out: PathBuf,
     /// Bootstrap resamples for the confidence intervals (0 = none).
-    #[arg(long, value_name = "N", default_value_t = 1000, help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Output"
+    )]
     pub resamples: usize,
     /// Seed of the bootstrap.
-    #[arg(long, value_name = "N", default_value_t = 20_240_601, help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20_240_601,
+        help_heading = "Output"
+    )]
     pub seed: u64,
     /// No summary table.
     #[arg(long, short = 'q', help_heading = "Output")]
@@ -222,11 +238,19 @@ mod tests {
     #[test]
     fn agree_flags() {
         let a = Args::try_parse_from([
-            "thematic", "agree", "--auto", "r.csv", "--human", "h.csv", "--human-key",
+            "thematic",
+            "agree",
+            "--auto",
+            "r.csv",
+            "--human",
+            "h.csv",
+            "--human-key",
             "participant_id,question",
         ])
         .unwrap();
-        let Command::Agree(g) = a.command else { panic!("not agree") };
+        let Command::Agree(g) = a.command else {
+            panic!("not agree")
+        };
         assert_eq!(g.key, ["id", "question"]);
         assert_eq!(g.human_key, ["participant_id", "question"]);
         assert_eq!(g.out, PathBuf::from("thematic-agree"));

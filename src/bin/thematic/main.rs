@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use args::{AgreeArgs, Args, CodeArgs, Command, ExplainArgs, LexiconCommand, LexiconFileArgs, ProgressWhen};
+use args::AgreeArgs;
+use args::{Args, CodeArgs, Command, ExplainArgs, LexiconCommand, LexiconFileArgs, ProgressWhen};
 use thematic::code::{CodeOptions, LexiconSource};
 use thematic::export::tables::render_table;
 use thematic::ingest::{ColumnSpec, Input};
@@ -282,7 +283,8 @@ fn lexicon_show(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn agree(a: AgreeArgs) -> anyhow::Result<ExitCode> {
-    let flags_given = !a.text.is_empty() || a.id.is_some() || !a.group.is_empty() || a.question.is_some();
+    let flags_given =
+        !a.text.is_empty() || a.id.is_some() || !a.group.is_empty() || a.question.is_some();
     let opts = thematic::agree::AgreeOptions {
         auto: a.auto,
         human: a.human,
@@ -291,7 +293,7 @@ fn agree(a: AgreeArgs) -> anyhow::Result<ExitCode> {
         human_key: a.human_key,
         coder_column: a.coder,
         data: a.data.iter().map(|s| Input::from_arg(s)).collect(),
-        data_columns: flags_given.then(|| ColumnSpec {
+        data_columns: flags_given.then_some(ColumnSpec {
             text: a.text,
             id: a.id,
             groups: a.group,
