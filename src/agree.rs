@@ -1581,3 +1581,227 @@ fn summary(
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(cols: &[&str]) -> Vec<String> {
+        cols.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn k(a: &str, b: &str) -> Key {
+        vec![a.to_string(), b.to_string()]
+    }
+
+    const LONG: &str = "\
+pid,question,theme
+P1,q1,a.x
+P1,q1, a.y 
+P2,q1,a.x
+P2,q1,a.x
+P3,q1,nope
+";
+
+    const UNITS: &str = "\
+pid,question
+P1,q1
+P2,q1
+P4,q1
+P4,q1
+";
+
+    #[test]
+    fn long_form_with_units() {
+        let kc = key(&["pid", "question"]);
+        let u = read_units(UNITS.as_bytes(), "u.csv", &kc, "coder", b',').unwrap();
+        assert_eq!(u.units.len(), 3);
+        assert_eq!(u.issues.len(), 1);
+        assert_eq!(u.issues[0].kind, IssueKind::DuplicateKey);
+        assert_eq!(u.issues[0].line, Some(5));
+
+        let h = read_human(LONG.as_bytes(), "h.csv", &kc, "coder", b',', Some(&u)).unwrap();
+        assert_eq!(h.form, HumanForm::Long);
+        assert_eq!(h.coders, [SINGLE_CODER]);
+        let units = &h.units[0];
+        // P4 is listed but has no code: coded as nothing.
+        assert_eq!(
+            units.keys().cloned().collect::<Vec<_>>(),
+            [k("P1", "q1"), k("P2", "q1"), k("P4", "q1")]
+        );
+        assert!(units[&k("P4", "q1")].themes.is_empty());
+        // Theme names are trimmed.
+        assert_eq!(
+            units[&k("P1", "q1")]
+                .themes
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>(),
+            ["a.x", "a.y"]
+        );
+        // The repeated code and the unlisted unit are reported.
+        let kinds: Vec<IssueKind> = h.issues.iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, [IssueKind::DuplicateKey, IssueKind::NotInUnits]);
+        assert_eq!(h.issues[0].line, Some(5));
+        assert_eq!(h.issues[1].key, k("P3", "q1"));
+        assert_eq!(h.issues[1].theme, "nope");
+        let themes: Vec<&str> = h.themes.iter().map(|t| t.0.as_str()).collect();
+        assert_eq!(themes, ["a.x", "a.y", "nope"]);
+    }
+
+    #[test]
+    fn long_form_without_units_uses_coded_keys() {
+        let kc = key(&["pid", "question"]);
+        let h = read_human(LONG.as_bytes(), "h.csv", &kc, "coder", b',', None).unwrap();
+        assert_eq!(h.units[0].len(), 3);
+        assert!(h.units[0].contains_key(&k("P3", "q1")));
+    }
+
+    const WIDE: &str = "\
+coder,pid,question,a.x,a.y
+A,P1,q1,1,0
+A,P2,q1,0,0
+A,P2,q1,1,1
+B,P1,q1,1,1
+B,P2,q1,0,0
+";
+
+    #[test]
+    fn wide_form_with_coders() {
+        let kc = key(&["pid", "question"]);
+        let h = read_human(WIDE.as_bytes(), "h.csv", &kc, "coder", b',', None).unwrap();
+        assert_eq!(h.form, HumanForm::Wide);
+        assert_eq!(h.coders, ["A", "B"]);
+        // A's P2 is coded twice: reported and not compared.
+        assert_eq!(h.issues.len(), 1);
+        assert_eq!(h.issues[0].kind, IssueKind::DuplicateKey);
+        assert_eq!(h.issues[0].coder, "A");
+        assert_eq!(h.units[0].len(), 1);
+        assert_eq!(h.units[1].len(), 2);
+        assert!(h.units[1][&k("P1", "q1")].themes.contains("a.y"));
+        // A units list is for the long form only; bad cells are errors.
+        let u = UnitsList {
+            units: Vec::new(),
+            issues: Vec::new(),
+        };
+        assert!(read_human(WIDE.as_bytes(), "h.csv", &kc, "coder", b',', Some(&u)).is_err());
+        let bad = "pid,question,a.x\nP1,q1,yes\n";
+        let e = read_human(bad.as_bytes(), "h.csv", &kc, "coder", b',', None).unwrap_err();
+        assert!(e.to_string().contains("h.csv:2"), "{e}");
+    }
+
+    const AUTO: &str = "\
+row,id,group,question,tokens,coded_pct,a,a_x,a_y
+1,P1,G,q1,5,20,1,1,0
+2,P2,G,q1,5,0,0,0,0
+3,P2,G,q1,5,0,0,0,0
+4,P9,G,q1,5,0,2,2,0
+";
+
+    #[test]
+    fn auto_side_with_manifest_mapping_and_duplicates() {
+        let kc = key(&["id", "question"]);
+        let map: Vec<(String, String)> = [("a", "a"), ("a_x", "a.x"), ("a_y", "a.y")]
+            .iter()
+            .map(|(c, t)| (c.to_string(), t.to_string()))
+            .collect();
+        let wanted: BTreeSet<Key> = [k("P1", "q1"), k("P2", "q1")].into_iter().collect();
+        let a = read_auto(AUTO.as_bytes(), "r.csv", &kc, Some(&map), &wanted).unwrap();
+        assert_eq!(a.themes, ["a", "a.x", "a.y"]);
+        assert_eq!(a.other_units, 1);
+        assert_eq!(a.units.len(), 1, "the duplicate P2 is not compared");
+        assert_eq!(a.units[&k("P1", "q1")].present, [true, true, false]);
+        assert_eq!(a.issues[0].kind, IssueKind::DuplicateKey);
+        assert_eq!(a.issues[0].line, Some(4));
+        // Without a manifest, the columns after coded_pct are theme ids.
+        let a = read_auto(AUTO.as_bytes(), "r.csv", &kc, None, &wanted).unwrap();
+        assert_eq!(a.themes, ["a", "a_x", "a_y"]);
+    }
+
+    /// A whole run on small files: unknown themes, missing keys and
+    /// not-compared themes are reported; two coders get human–human alpha.
+    #[test]
+    fn run_reports_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let auto = w(
+            "responses.csv",
+            "row,id,question,tokens,coded_pct,a_x,a_y,b\n\
+             1,P1,q1,3,1,1,0,0\n2,P2,q1,3,0,0,0,1\n3,P3,q1,3,1,1,1,0\n4,P4,q1,3,0,0,0,0\n",
+        );
+        let human = w(
+            "human.csv",
+            "pid,question,coder,theme\n\
+             P1,q1,A,a_x\nP3,q1,A,a_y\nP1,q1,B,a_x\nP3,q1,B,a_x\nP3,q1,B,zz\nP5,q1,A,a_x\n",
+        );
+        let units = w("units.csv", "pid,question\nP1,q1\nP2,q1\nP3,q1\nP5,q1\n");
+        let opts = AgreeOptions {
+            auto,
+            human,
+            units: Some(units),
+            human_key: key(&["pid", "question"]),
+            out_dir: dir.path().join("out"),
+            resamples: 50,
+            ..AgreeOptions::default()
+        };
+        let r = run(&opts).unwrap();
+        let kinds: BTreeSet<IssueKind> = r.issues.iter().map(|i| i.kind).collect();
+        assert!(kinds.contains(&IssueKind::UnknownTheme));
+        assert!(kinds.contains(&IssueKind::MissingAuto));
+        assert!(kinds.contains(&IssueKind::NotCompared));
+        let missing: Vec<&Issue> = r
+            .issues
+            .iter()
+            .filter(|i| i.kind == IssueKind::MissingAuto)
+            .collect();
+        assert_eq!(missing.len(), 2, "P5 for both coders");
+        assert!(
+            r.issues
+                .iter()
+                .any(|i| i.kind == IssueKind::NotCompared && i.theme == "b")
+        );
+        assert_eq!(
+            r.matched_units,
+            [("A".to_string(), 3), ("B".to_string(), 3)]
+        );
+        let ax = r
+            .rows
+            .iter()
+            .find(|x| x.coder == "A" && x.theme == "a_x")
+            .unwrap();
+        // Lexicon a_x on P1, P3; coder A a_x on P1 only.
+        assert_eq!(
+            ax.confusion,
+            Some(Confusion {
+                both: 1,
+                auto_only: 1,
+                human_only: 0,
+                neither: 1
+            })
+        );
+        let hh = ax.human.as_ref().unwrap();
+        assert_eq!(hh.coders, 2);
+        // Human–human agreement uses every human-coded unit, P5 too.
+        assert_eq!(hh.units, 4);
+        // Coders A and B on a_x over P1, P2, P3, P5: (1,1), (0,0), (0,1), (1,0).
+        let expect = krippendorff_alpha_nominal(&[
+            vec![Some(1), Some(1)],
+            vec![Some(0), Some(0)],
+            vec![Some(0), Some(1)],
+            vec![Some(1), Some(0)],
+        ]);
+        assert_eq!(hh.alpha, expect);
+        for f in [
+            "agreement.csv",
+            "disagreements.csv",
+            "entry_errors.csv",
+            "issues.csv",
+        ] {
+            assert!(opts.out_dir.join(f).is_file(), "{f}");
+        }
+    }
+}
