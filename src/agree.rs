@@ -1240,7 +1240,7 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
         .cloned()
         .zip(pairs.iter().map(Vec::len))
         .collect();
-    let summary = summary(
+    let mut summary = summary(
         &rows,
         &issues,
         &matched_units,
@@ -1248,6 +1248,11 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
         opts,
         !texts.is_empty(),
     );
+    if human.form == HumanForm::Long && opts.units.is_none() {
+        summary.push_str(
+            "no units list: only units with at least one human code were compared (a unit coded as nothing is invisible); pass --units\n",
+        );
+    }
     Ok(AgreeReport {
         summary,
         rows,
