@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn thematic(args: &[&str]) -> std::process::Output {
@@ -30,7 +32,11 @@ fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            header.iter().cloned().zip(rec.iter().map(str::to_string)).collect()
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
         })
         .collect()
 }
@@ -109,7 +115,10 @@ fn fixtures_add_up_and_trace_back() {
         assert_eq!(n, units.len() as u64, "theme {}", r["theme"]);
         let kappa: f64 = r["kappa"].parse().unwrap();
         assert!((-1.0..=1.0).contains(&kappa));
-        let (lo, hi): (f64, f64) = (r["kappa_lo"].parse().unwrap(), r["kappa_hi"].parse().unwrap());
+        let (lo, hi): (f64, f64) = (
+            r["kappa_lo"].parse().unwrap(),
+            r["kappa_hi"].parse().unwrap(),
+        );
         assert!(lo <= hi);
     }
     let micro = agreement.iter().find(|r| r["level"] == "micro").unwrap();
@@ -125,7 +134,12 @@ fn fixtures_add_up_and_trace_back() {
     // inputs, and the text is the original answer.
     let answers: HashMap<(String, String), String> = read_csv(&fixture("responses.csv"))
         .into_iter()
-        .map(|r| ((r["participant_id"].clone(), r["question"].clone()), r["response"].clone()))
+        .map(|r| {
+            (
+                (r["participant_id"].clone(), r["question"].clone()),
+                r["response"].clone(),
+            )
+        })
         .collect();
     let auto_rows: HashMap<String, HashMap<String, String>> =
         read_csv(&dir.path().join("coded").join("responses.csv"))
@@ -167,7 +181,11 @@ fn fixtures_add_up_and_trace_back() {
     // Nothing is dropped silently: themes of the lexicon without human
     // codes are listed as not compared.
     let issues = read_csv(&agree.join("issues.csv"));
-    assert!(issues.iter().any(|i| i["kind"] == "not_compared" && i["theme"] == "norms"));
+    assert!(
+        issues
+            .iter()
+            .any(|i| i["kind"] == "not_compared" && i["theme"] == "norms")
+    );
 }
 
 #[test]
