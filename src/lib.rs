@@ -12,11 +12,13 @@
 //! - [`matching`]: the compiled lexicon run over one response's tokens.
 //! - [`aggregate`]: counts by group × question × theme, mergeable.
 //! - [`stats`]: the statistics of the tables.
+//! - [`agree`]: agreement of the lexicon with human coding (`thematic agree`).
 #![warn(clippy::print_stdout)]
 #![warn(clippy::print_stderr)]
 #![deny(missing_docs)]
 
 pub mod aggregate;
+pub mod agree;
 pub mod code;
 pub mod error;
 pub mod export;

@@ -1,5 +1,6 @@
 //! One integration test binary (see STYLE 5): each module is a topic.
 
+mod agree;
 mod code;
 mod formats;
 mod matcher;

@@ -25,6 +25,8 @@ pub enum Command {
     Lexicon(LexiconCommand),
     /// Combine the partial.json of several `code` runs (shards) into tables.
     Merge(MergeArgs),
+    /// Agreement of the lexicon's codes with human codes (docs/AGREE.md).
+    Agree(AgreeArgs),
 }
 
 #[derive(Debug, ClapArgs)]
@@ -233,6 +235,86 @@ pub struct LexiconFileArgs {
     pub tokenizer: Option<PathBuf>,
 }
 
+#[derive(Debug, ClapArgs)]
+pub struct AgreeArgs {
+    /// The automatic codes: responses.csv written by `thematic code`
+    /// (its manifest.json maps column names back to theme ids).
+    #[arg(long, value_name = "FILE")]
+    pub auto: PathBuf,
+    /// Human codes: long (key columns + `theme`) or wide (key columns +
+    /// one 0/1 column per theme), optionally with a `coder` column.
+    #[arg(long, value_name = "FILE")]
+    pub human: PathBuf,
+    /// Every unit the humans coded (key columns, optionally `coder`), so
+    /// that "coded as nothing" is told apart from "not coded" (long form).
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+    /// Key columns of responses.csv, comma-separated.
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        default_value = "id,question"
+    )]
+    pub key: Vec<String>,
+    /// Key columns of the human and units files, in the order of --key
+    /// (default: the same names).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub human_key: Vec<String>,
+    /// Coder column of the human files.
+    #[arg(long, value_name = "COL", default_value = "coder")]
+    pub coder: String,
+
+    /// The original data, to list each disagreement's text and matched
+    /// entries (re-coded with --lexicon; must reproduce responses.csv).
+    #[arg(long, value_name = "FILE", help_heading = "Data")]
+    pub data: Vec<String>,
+    /// Text column of --data; repeat for the wide layout (default: from the manifest).
+    #[arg(long, value_name = "COL", help_heading = "Data")]
+    pub text: Vec<String>,
+    /// Id column of --data (default: from the manifest).
+    #[arg(long, value_name = "COL", help_heading = "Data")]
+    pub id: Option<String>,
+    /// Group column of --data; repeat for several (default: from the manifest).
+    #[arg(long, value_name = "COL", help_heading = "Data")]
+    pub group: Vec<String>,
+    /// Question column of --data (default: from the manifest).
+    #[arg(long, value_name = "COL", help_heading = "Data")]
+    pub question: Option<String>,
+    /// Lexicon file used by `thematic code` (default: the bundled recovery.toml).
+    #[arg(long, short = 'l', value_name = "FILE", help_heading = "Data")]
+    pub lexicon: Option<PathBuf>,
+
+    /// Output folder.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "DIR",
+        default_value = "thematic-agree",
+        help_heading = "Output"
+    )]
+    pub out: PathBuf,
+    /// Bootstrap resamples for the confidence intervals (0 = none).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Output"
+    )]
+    pub resamples: usize,
+    /// Seed of the bootstrap.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20_240_601,
+        help_heading = "Output"
+    )]
+    pub seed: u64,
+    /// No summary table.
+    #[arg(long, short = 'q', help_heading = "Output")]
+    pub quiet: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +371,28 @@ mod tests {
             panic!("not check")
         };
         assert!(c.strict);
+    }
+
+    #[test]
+    fn agree_flags() {
+        let a = Args::try_parse_from([
+            "thematic",
+            "agree",
+            "--auto",
+            "r.csv",
+            "--human",
+            "h.csv",
+            "--human-key",
+            "participant_id,question",
+        ])
+        .unwrap();
+        let Command::Agree(g) = a.command else {
+            panic!("not agree")
+        };
+        assert_eq!(g.key, ["id", "question"]);
+        assert_eq!(g.human_key, ["participant_id", "question"]);
+        assert_eq!(g.out, PathBuf::from("thematic-agree"));
+        assert_eq!(g.resamples, 1000);
+        assert!(Args::try_parse_from(["thematic", "agree", "--auto", "r.csv"]).is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
+use args::AgreeArgs;
 use args::{
     Args, CheckArgs, CodeArgs, Command, ConvertArgs, ExplainArgs, LexiconCommand, LexiconFileArgs,
     MergeArgs, ProgressWhen,
@@ -56,6 +57,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Lexicon(LexiconCommand::Show(a)) => lexicon_show(a),
         Command::Merge(a) => merge(a),
         Command::Lexicon(LexiconCommand::Convert(a)) => lexicon_convert(a),
+        Command::Agree(a) => agree(a),
     }
 }
 
@@ -450,6 +452,38 @@ fn lexicon_show(a: LexiconFileArgs) -> anyhow::Result<ExitCode> {
                 )?;
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn agree(a: AgreeArgs) -> anyhow::Result<ExitCode> {
+    let flags_given =
+        !a.text.is_empty() || a.id.is_some() || !a.group.is_empty() || a.question.is_some();
+    let opts = thematic::agree::AgreeOptions {
+        auto: a.auto,
+        human: a.human,
+        units: a.units,
+        key: a.key,
+        human_key: a.human_key,
+        coder_column: a.coder,
+        data: a.data.iter().map(|s| Input::from_arg(s)).collect(),
+        data_columns: flags_given.then_some(ColumnSpec {
+            text: a.text,
+            id: a.id,
+            groups: a.group,
+            question: a.question,
+        }),
+        lexicon: a.lexicon,
+        out_dir: a.out,
+        resamples: a.resamples,
+        seed: a.seed,
+        ..thematic::agree::AgreeOptions::default()
+    };
+    let report = thematic::agree::run(&opts)?;
+    if !a.quiet {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", report.summary.trim_end())?;
+        writeln!(out, "Tables in {}", opts.out_dir.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
