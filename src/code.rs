@@ -68,6 +68,8 @@ pub struct CodeOptions {
     pub min_cell: Option<u64>,
     /// CSVs for Excel: UTF-8 BOM and formula-injection protection.
     pub excel_csv: bool,
+    /// Also write `report.xlsx`.
+    pub xlsx: bool,
 }
 
 impl Default for CodeOptions {
@@ -89,6 +91,7 @@ impl Default for CodeOptions {
             context: 8,
             min_cell: None,
             excel_csv: false,
+            xlsx: false,
         }
     }
 }
@@ -539,7 +542,40 @@ pub fn run(
             )
             .collect(),
         outputs,
+        xlsx: None,
     };
+    let mut manifest = manifest;
+    if opts.xlsx {
+        // The workbook's About sheet shows the manifest as it stands before
+        // the workbook itself is added to it.
+        let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
+        let mut sheets = vec![
+            xlsx_sheet("themes_by_group", "themes_by_group.csv", SheetKind::Long),
+            xlsx_sheet(
+                "themes_by_group_wide",
+                "themes_by_group_wide.csv",
+                SheetKind::Wide,
+            ),
+            xlsx_sheet("stats", "stats.csv", SheetKind::Stats),
+            xlsx_sheet("stats_residuals", "stats_residuals.csv", SheetKind::Stats),
+            xlsx_sheet("terms_by_group", "terms_by_group.csv", SheetKind::Plain),
+            xlsx_sheet("responses", "responses.csv", SheetKind::Plain),
+            xlsx_sheet("uncoded", "uncoded.csv", SheetKind::Plain),
+            xlsx_sheet("skipped", "skipped.csv", SheetKind::Plain),
+        ];
+        if opts.kwic {
+            sheets.push(xlsx_sheet("matches", "matches.csv", SheetKind::Plain));
+        }
+        let notes = write_workbook(tmp.path(), &sheets, json, opts.min_cell)?;
+        written.push("report.xlsx".into());
+        let sha = crate::ingest::sha256_file(&tmp.path().join("report.xlsx"))
+            .map_err(|e| Error::io("report.xlsx", e))?;
+        manifest.outputs.push(ManifestOutput {
+            file: "report.xlsx".into(),
+            sha256: sha,
+        });
+        manifest.xlsx = Some(notes);
+    }
     let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
     std::fs::write(tmp.path().join("manifest.json"), json + "\n")
         .map_err(|e| Error::io("manifest.json", e))?;
@@ -962,6 +998,45 @@ struct Manifest {
     accounting: Accounting,
     columns: Vec<ManifestColumn>,
     outputs: Vec<ManifestOutput>,
+    /// What the workbook had to change to fit Excel's limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xlsx: Option<crate::export::xlsx::XlsxNotes>,
+}
+
+use crate::export::xlsx::SheetKind;
+
+/// A sheet of `report.xlsx` made from a CSV in the temporary folder (the
+/// path is resolved by [`write_workbook`]).
+fn xlsx_sheet(
+    name: &'static str,
+    file: &'static str,
+    kind: SheetKind,
+) -> (&'static str, &'static str, SheetKind) {
+    (name, file, kind)
+}
+
+/// Write `report.xlsx` from the CSVs in `dir`.
+pub(crate) fn write_workbook(
+    dir: &Path,
+    sheets: &[(&'static str, &'static str, SheetKind)],
+    manifest_json: String,
+    min_cell: Option<u64>,
+) -> Result<crate::export::xlsx::XlsxNotes, Error> {
+    let paths: Vec<PathBuf> = sheets.iter().map(|(_, f, _)| dir.join(f)).collect();
+    let sheets: Vec<crate::export::xlsx::Sheet<'_>> = sheets
+        .iter()
+        .zip(&paths)
+        .map(|((name, _, kind), path)| crate::export::xlsx::Sheet {
+            name,
+            csv: path,
+            kind: *kind,
+        })
+        .collect();
+    let info = crate::export::xlsx::ReportInfo {
+        manifest_json,
+        min_cell,
+    };
+    crate::export::xlsx::write_report(&dir.join("report.xlsx"), &sheets, &info)
 }
 
 #[derive(Serialize)]

@@ -295,16 +295,22 @@ pub fn write_terms<W: Write>(
     for (key, cell) in cells {
         for (&(t, e), ec) in &cell.entries {
             let theme = &themes[t as usize];
-            let mut rec: Vec<String> = key
-                .groups
-                .iter()
-                .map(|l| ctx.level(l).to_string())
-                .collect();
-            rec.push(ctx.level(&key.question).to_string());
+            let mut rec: Vec<String> = key.groups.iter().map(|l| ctx.xl(ctx.level(l))).collect();
+            rec.push(ctx.xl(ctx.level(&key.question)));
             rec.push(theme.id.clone());
             rec.push(theme.entries[e as usize].text.clone());
-            rec.push(ec.hits.to_string());
-            rec.push(ec.responses.to_string());
+            let mut masked = Vec::new();
+            for (name, n) in [("hits", ec.hits), ("responses", ec.responses)] {
+                if ctx.masked(n) {
+                    masked.push(name);
+                    rec.push(String::new());
+                } else {
+                    rec.push(n.to_string());
+                }
+            }
+            if ctx.min_cell.is_some() {
+                rec.push(masked.join(";"));
+            }
             w.write_record(&rec)?;
         }
     }

@@ -534,10 +534,17 @@ struct ReportWriter {
 struct CsvIn {
     path: String,
     reader: csv::Reader<std::fs::File>,
+    /// The header, once read.
+    header: Option<Vec<String>>,
+    /// thematic's tables mark `--min-cell` masking with a last column
+    /// `masked` naming the masked (empty) cells of the row, `;`-separated.
+    masked_col: Option<usize>,
+    /// `<K`, written into those cells.
+    mask_text: Option<String>,
 }
 
 impl CsvIn {
-    fn open(path: &Path) -> Result<CsvIn, TableError> {
+    fn open(path: &Path, mask_text: Option<&str>) -> Result<CsvIn, TableError> {
         let display = path.display().to_string();
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -547,6 +554,9 @@ impl CsvIn {
         Ok(CsvIn {
             path: display,
             reader,
+            header: None,
+            masked_col: None,
+            mask_text: mask_text.map(str::to_string),
         })
     }
 
@@ -554,11 +564,33 @@ impl CsvIn {
     fn next(&mut self, rec: &mut csv::ByteRecord) -> Result<Option<Vec<String>>, TableError> {
         match self.reader.read_byte_record(rec) {
             Ok(false) => Ok(None),
-            Ok(true) => Ok(Some(
-                rec.iter()
+            Ok(true) => {
+                let mut row: Vec<String> = rec
+                    .iter()
                     .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect(),
-            )),
+                    .collect();
+                match &self.header {
+                    None => {
+                        if self.mask_text.is_some() {
+                            self.masked_col = row.iter().position(|h| h == "masked");
+                        }
+                        self.header = Some(row.clone());
+                    }
+                    Some(header) => {
+                        if let (Some(mc), Some(text)) = (self.masked_col, &self.mask_text) {
+                            let names = row.get(mc).cloned().unwrap_or_default();
+                            for name in names.split(';').filter(|n| !n.is_empty()) {
+                                if let Some(i) = header.iter().position(|h| h == name) {
+                                    if row.get(i).is_some_and(|v| v.is_empty()) {
+                                        row[i] = text.clone();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(Some(row))
+            }
             Err(e) => Err(TableError::Csv(self.path.clone(), e)),
         }
     }
@@ -712,7 +744,7 @@ impl ReportWriter {
 
     /// Write one table, over several sheets when it is too long.
     fn write_table(&mut self, wb: &mut Workbook, sheet: &Sheet) -> Result<(), TableError> {
-        let mut input = CsvIn::open(sheet.csv)?;
+        let mut input = CsvIn::open(sheet.csv, self.masked.as_deref())?;
         let mut rec = csv::ByteRecord::new();
         let header = input.next(&mut rec)?.unwrap_or_default();
         let cols = self.column_types(sheet, &header)?;
@@ -856,7 +888,7 @@ impl ReportWriter {
     /// Per column: does every non-empty, non-masked cell parse as a number
     /// without a leading zero (and is there at least one)?
     fn scan_numeric(&self, path: &Path, ncols: usize) -> Result<Vec<bool>, TableError> {
-        let mut input = CsvIn::open(path)?;
+        let mut input = CsvIn::open(path, self.masked.as_deref())?;
         let mut rec = csv::ByteRecord::new();
         input.next(&mut rec)?;
         let mut ok = vec![true; ncols];
@@ -880,7 +912,7 @@ impl ReportWriter {
             .position(|h| h == "label")
             .or_else(|| header.iter().position(|h| h == "theme"))
             .map_or(1, |i| i + 1);
-        let mut input = CsvIn::open(path)?;
+        let mut input = CsvIn::open(path, self.masked.as_deref())?;
         let mut rec = csv::ByteRecord::new();
         input.next(&mut rec)?;
         let mut ns = BTreeSet::new();

@@ -4,6 +4,7 @@ mod agree;
 mod code;
 mod formats;
 mod matcher;
+mod outputs;
 mod tokenizer;
 mod util;
 mod xlsx;

@@ -128,6 +128,10 @@ pub struct CodeArgs {
     /// Only leaf themes in the tables (no parent roll-ups).
     #[arg(long, help_heading = "Output")]
     pub leaves_only: bool,
+    /// Also write report.xlsx: every table as a sheet, the wide table as a
+    /// heatmap, a chart and an About sheet.
+    #[arg(long, help_heading = "Output")]
+    pub xlsx: bool,
     /// Also write matches.csv: every match (negated ones too) with its
     /// context, for auditing.
     #[arg(long, help_heading = "Output")]

@@ -111,6 +111,16 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
     if !a.quiet {
         print_warnings(&loaded.warnings);
     }
+    // An imported dictionary's loss report is always shown: what the file
+    // holds that thematic cannot apply changes the counts.
+    let (lost, _) = print_losses(&loaded.path, &loaded.losses);
+    if a.strict && lost > 0 {
+        return Err(thematic::Error::Data(format!(
+            "{}: {lost} item(s) of the lexicon could not be imported (--strict)",
+            loaded.path
+        ))
+        .into());
+    }
     let delimiter = match a.delimiter.as_deref() {
         None => None,
         Some("\\t") | Some("tab") | Some("TAB") => Some(b'\t'),
@@ -148,6 +158,7 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
         context: a.context,
         min_cell: a.min_cell,
         excel_csv: a.excel_csv,
+        xlsx: a.xlsx,
         ..CodeOptions::default()
     };
     let source = LexiconSource {
