@@ -99,13 +99,16 @@ fn chi_square(present: &[f64], total: &[f64]) -> f64 {
     chi2
 }
 
+/// Per group level: answers with the theme, answers.
+type PresenceTable = (Vec<f64>, Vec<f64>);
+
 #[test]
 fn stats_agree_with_their_own_tables() {
     let dir = Dir::new();
     run(&dir, "out", &[]);
     let stats = Table::read(dir.path().join("out/stats.csv"));
     let resid = Table::read(dir.path().join("out/stats_residuals.csv"));
-    let mut tables: BTreeMap<(String, String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut tables: BTreeMap<(String, String, String), PresenceTable> = BTreeMap::new();
     for r in resid.maps() {
         let t = tables
             .entry((
