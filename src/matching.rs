@@ -200,7 +200,7 @@ pub struct Matcher {
 impl Matcher {
     /// Compile a validated lexicon.
     pub fn new(lex: &Lexicon) -> Matcher {
-        let order = theme_order(lex);
+        let order: Vec<String> = lex.tree().into_iter().map(|(id, _)| id).collect();
         let index: FxHashMap<&str, ThemeIx> = order
             .iter()
             .enumerate()
@@ -733,47 +733,6 @@ fn liwc_rank(pattern: &[TokenPattern]) -> LiwcRank {
     } else {
         LiwcRank::Exact
     }
-}
-
-/// Theme ids in tree order: every explicit theme and every implied parent,
-/// parents before children, siblings in order of first appearance.
-fn theme_order(lex: &Lexicon) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut set = FxHashSet::default();
-    for t in &lex.themes {
-        let mut chain = vec![t.id.as_str()];
-        let mut cur = t.id.as_str();
-        while let Some(p) = parent_id(cur) {
-            chain.push(p);
-            cur = p;
-        }
-        for id in chain.into_iter().rev() {
-            if set.insert(id.to_string()) {
-                seen.push(id.to_string());
-            }
-        }
-    }
-    let mut children: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
-    let mut roots = Vec::new();
-    for id in &seen {
-        match parent_id(id) {
-            Some(p) => children.entry(p).or_default().push(id),
-            None => roots.push(id.as_str()),
-        }
-    }
-    let mut out = Vec::with_capacity(seen.len());
-    fn visit<'a>(id: &'a str, children: &FxHashMap<&str, Vec<&'a str>>, out: &mut Vec<String>) {
-        out.push(id.to_string());
-        if let Some(kids) = children.get(id) {
-            for k in kids {
-                visit(k, children, out);
-            }
-        }
-    }
-    for r in roots {
-        visit(r, &children, &mut out);
-    }
-    out
 }
 
 #[cfg(test)]

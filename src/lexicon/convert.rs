@@ -22,8 +22,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::{
-    Diagnostics, Lexicon, Origin, Semantics, Term, Theme, TokenPattern, needs_glob, parent_id,
-    parse_term,
+    Diagnostics, Lexicon, Origin, Semantics, Term, Theme, TokenPattern, needs_glob, parse_term,
 };
 use crate::tokenize::{Tokenizer, Tokens};
 
@@ -688,49 +687,10 @@ pub(crate) fn export_text(
     None
 }
 
-/// Theme ids in tree order: every theme and every implied parent, parents
-/// before children, siblings in order of first appearance. With each id,
-/// the index of the theme in `lex.themes` (`None` for an implied parent).
+/// Theme ids in tree order, with each id's index in `lex.themes` (see
+/// [`Lexicon::tree`]).
 pub(crate) fn tree(lex: &Lexicon) -> Vec<(String, Option<usize>)> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut set = HashSet::new();
-    for t in &lex.themes {
-        let mut chain = vec![t.id.as_str()];
-        let mut cur = t.id.as_str();
-        while let Some(p) = parent_id(cur) {
-            chain.push(p);
-            cur = p;
-        }
-        for id in chain.into_iter().rev() {
-            if set.insert(id.to_string()) {
-                seen.push(id.to_string());
-            }
-        }
-    }
-    let index: HashMap<&str, usize> = lex
-        .themes
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
-    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut roots = Vec::new();
-    for id in &seen {
-        match parent_id(id) {
-            Some(p) => children.entry(p).or_default().push(id),
-            None => roots.push(id.as_str()),
-        }
-    }
-    // Iterative depth-first walk (no recursion: ids can nest deeply).
-    let mut out = Vec::with_capacity(seen.len());
-    let mut stack: Vec<&str> = roots.into_iter().rev().collect();
-    while let Some(id) = stack.pop() {
-        out.push((id.to_string(), index.get(id).copied()));
-        if let Some(kids) = children.get(id) {
-            stack.extend(kids.iter().rev());
-        }
-    }
-    out
+    lex.tree()
 }
 
 #[cfg(test)]

@@ -667,6 +667,53 @@ pub fn parent_id(id: &str) -> Option<&str> {
 }
 
 impl Lexicon {
+    /// Theme ids in tree order: every theme and every implied parent, parents
+    /// before children, siblings in order of first appearance. With each id,
+    /// the index of the theme in `lex.themes` (`None` for an implied parent).
+    pub fn tree(&self) -> Vec<(String, Option<usize>)> {
+        let lex = self;
+        let mut seen: Vec<String> = Vec::new();
+        let mut set = std::collections::HashSet::new();
+        for t in &lex.themes {
+            let mut chain = vec![t.id.as_str()];
+            let mut cur = t.id.as_str();
+            while let Some(p) = parent_id(cur) {
+                chain.push(p);
+                cur = p;
+            }
+            for id in chain.into_iter().rev() {
+                if set.insert(id.to_string()) {
+                    seen.push(id.to_string());
+                }
+            }
+        }
+        let index: std::collections::HashMap<&str, usize> = lex
+            .themes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let mut children: std::collections::HashMap<&str, Vec<&str>> =
+            std::collections::HashMap::new();
+        let mut roots = Vec::new();
+        for id in &seen {
+            match parent_id(id) {
+                Some(p) => children.entry(p).or_default().push(id),
+                None => roots.push(id.as_str()),
+            }
+        }
+        // Iterative depth-first walk (no recursion: ids can nest deeply).
+        let mut out = Vec::with_capacity(seen.len());
+        let mut stack: Vec<&str> = roots.into_iter().rev().collect();
+        while let Some(id) = stack.pop() {
+            out.push((id.to_string(), index.get(id).copied()));
+            if let Some(kids) = children.get(id) {
+                stack.extend(kids.iter().rev());
+            }
+        }
+        out
+    }
+
     /// Checks every lexicon must pass whatever its format: theme ids,
     /// duplicates, leaves without terms, exclusions in liwc mode, weights;
     /// plus warnings for terms listed twice, terms shadowed by a wildcard

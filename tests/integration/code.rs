@@ -6,21 +6,7 @@ use crate::util::{Dir, Table, fixture, num};
 
 /// Run the long layout of the fixtures into `out`.
 fn run_long(dir: &Dir, out: &str, extra: &[&str]) -> String {
-    let input = fixture("responses.csv");
-    let mut args = vec![
-        "code",
-        input.to_str().unwrap(),
-        "--id",
-        "participant_id",
-        "--group",
-        "group",
-        "--question",
-        "question",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    dir.ok(&args)
+    dir.code_fixtures(out, extra)
 }
 
 fn manifest(dir: &Dir, out: &str) -> serde_json::Value {
@@ -30,7 +16,7 @@ fn manifest(dir: &Dir, out: &str) -> serde_json::Value {
 #[test]
 fn row_accounting_adds_up() {
     let dir = Dir::new();
-    run_long(&dir, "out", &["--quiet"]);
+    run_long(&dir, "out", &[]);
     let m = manifest(&dir, "out");
     let acc = &m["accounting"];
     let read = acc["rows_read"].as_u64().unwrap();
@@ -73,7 +59,7 @@ fn row_accounting_adds_up() {
 #[test]
 fn all_level_is_the_sum_of_groups_and_percentages_are_consistent() {
     let dir = Dir::new();
-    run_long(&dir, "out", &["--quiet"]);
+    run_long(&dir, "out", &[]);
     let t = Table::read(dir.path().join("out/themes_by_group.csv"));
     let rows = t.maps();
     // (question, theme) → (sum over groups, All row), for additive columns.
@@ -135,7 +121,7 @@ fn all_level_is_the_sum_of_groups_and_percentages_are_consistent() {
 #[test]
 fn parents_roll_up_their_children() {
     let dir = Dir::new();
-    run_long(&dir, "out", &["--quiet"]);
+    run_long(&dir, "out", &[]);
     let t = Table::read(dir.path().join("out/themes_by_group.csv"));
     let rows = t.maps();
     let hits = |g: &str, q: &str, theme: &str| -> f64 {
@@ -172,7 +158,7 @@ fn parents_roll_up_their_children() {
         );
     }
     // --leaves-only drops parents.
-    run_long(&dir, "leaves", &["--quiet", "--leaves-only"]);
+    run_long(&dir, "leaves", &["--leaves-only"]);
     let t = Table::read(dir.path().join("leaves/themes_by_group.csv"));
     assert!(t.maps().iter().all(|r| r["theme"] != "objectives"));
     assert!(
@@ -185,7 +171,7 @@ fn parents_roll_up_their_children() {
 #[test]
 fn wide_and_long_layouts_give_the_same_counts() {
     let dir = Dir::new();
-    run_long(&dir, "long", &["--quiet"]);
+    run_long(&dir, "long", &[]);
     let wide = fixture("responses_wide.csv");
     dir.ok(&[
         "code",
@@ -232,8 +218,8 @@ fn wide_and_long_layouts_give_the_same_counts() {
 fn outputs_are_byte_identical_for_any_thread_count() {
     let dir = Dir::new();
     // Small batches so several batches and chunks are in flight.
-    run_long(&dir, "t1", &["--quiet", "--threads", "1"]);
-    run_long(&dir, "t4", &["--quiet", "--threads", "4"]);
+    run_long(&dir, "t1", &["--threads", "1"]);
+    run_long(&dir, "t4", &["--threads", "4"]);
     for file in [
         "themes_by_group.csv",
         "themes_by_group_wide.csv",
@@ -253,7 +239,7 @@ fn outputs_are_byte_identical_for_any_thread_count() {
 #[test]
 fn a_failed_run_leaves_earlier_results_untouched() {
     let dir = Dir::new();
-    run_long(&dir, "out", &["--quiet"]);
+    run_long(&dir, "out", &[]);
     let before: Vec<(String, String)> = std::fs::read_dir(dir.path().join("out"))
         .unwrap()
         .map(|e| {
@@ -401,7 +387,7 @@ fn stdin_tsv_bom_and_crlf() {
 #[test]
 fn bundled_lexicon_spot_checks() {
     let dir = Dir::new();
-    run_long(&dir, "out", &["--quiet"]);
+    run_long(&dir, "out", &[]);
     let t = Table::read(dir.path().join("out/responses.csv"));
     let rows = t.maps();
     let get = |id: &str, q: &str| {
@@ -418,7 +404,7 @@ fn bundled_lexicon_spot_checks() {
 #[test]
 fn merged_shards_equal_one_run() {
     let dir = Dir::new();
-    run_long(&dir, "one", &["--quiet"]);
+    run_long(&dir, "one", &[]);
     let text = std::fs::read_to_string(fixture("responses.csv")).unwrap();
     // Split the records (not lines: answers hold quoted newlines) in two.
     let mut r = csv::Reader::from_reader(text.as_bytes());

@@ -8,22 +8,7 @@ use calamine::{Data, Reader, Xlsx, open_workbook};
 use crate::util::{Dir, Table, fixture, num};
 
 fn run(dir: &Dir, out: &str, extra: &[&str]) {
-    let input = fixture("responses.csv");
-    let mut args = vec![
-        "code",
-        input.to_str().unwrap(),
-        "--id",
-        "participant_id",
-        "--group",
-        "group",
-        "--question",
-        "question",
-        "--out",
-        out,
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    dir.ok(&args);
+    dir.code_fixtures(out, extra);
 }
 
 /// (participant, question) → answer text, straight from the fixture.

@@ -124,3 +124,26 @@ impl Table {
 pub fn num(s: &str) -> f64 {
     s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
 }
+
+impl Dir {
+    /// `thematic code` on the long fixtures (id, group and question
+    /// columns) into `out`, quietly, with `extra` flags; returns stdout.
+    pub fn code_fixtures(&self, out: &str, extra: &[&str]) -> String {
+        let input = fixture("responses.csv");
+        let mut args = vec![
+            "code",
+            input.to_str().unwrap(),
+            "--id",
+            "participant_id",
+            "--group",
+            "group",
+            "--question",
+            "question",
+            "--out",
+            out,
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+}

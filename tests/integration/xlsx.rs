@@ -9,27 +9,14 @@ use std::path::Path;
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use thematic::export::xlsx::{ReportInfo, Sheet, SheetKind, write_report};
 
-use crate::util::{Dir, fixture};
+use crate::util::Dir;
 
 #[test]
 fn report_from_real_tables() {
     let dir = Dir::new();
-    let input = fixture("responses.csv");
     let keep = std::env::var("THEMATIC_KEEP_XLSX").ok();
     let out = keep.clone().unwrap_or_else(|| "out".into());
-    dir.ok(&[
-        "code",
-        input.to_str().unwrap(),
-        "--id",
-        "participant_id",
-        "--group",
-        "group",
-        "--question",
-        "question",
-        "--out",
-        &out,
-        "--quiet",
-    ]);
+    dir.code_fixtures(&out, &[]);
     let out = dir.path().join(out);
     let table = |name: &str| out.join(name);
     let (long, wide, terms, responses) = (
