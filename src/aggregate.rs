@@ -229,7 +229,8 @@ impl Aggregate {
             (groups.map(str::to_string).collect(), q),
             Cell::new(self.n_themes),
         ));
-        self.cell_index.insert(self.key_buf.clone(), self.cells.len() - 1);
+        self.cell_index
+            .insert(self.key_buf.clone(), self.cells.len() - 1);
         self.cells.len() - 1
     }
 

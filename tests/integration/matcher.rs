@@ -946,7 +946,11 @@ fn zz_probe() {
         &[("b", &["sin*"]), ("a.b", &["si*"]), ("a", &["sxx"])],
     ];
     for c in cases {
-        let spec = lexicon(true, &c.iter().map(|(a, b)| (*a, *b, &[][..])).collect::<Vec<_>>(), None);
+        let spec = lexicon(
+            true,
+            &c.iter().map(|(a, b)| (*a, *b, &[][..])).collect::<Vec<_>>(),
+            None,
+        );
         let lex = build(&spec, &tk);
         let fast = Matcher::new(&lex);
         let text = "sing clean";
@@ -954,7 +958,18 @@ fn zz_probe() {
         tk.tokenize(text, &mut toks);
         let mut got = Vec::new();
         fast.find(text, &toks, &mut Scratch::new(), &mut got);
-        let f: Vec<String> = got.iter().map(|m| format!("{}:{}@{}..{}", fast.themes()[m.theme as usize].id, fast.themes()[m.theme as usize].entries[m.entry as usize].text, m.start, m.end)).collect();
+        let f: Vec<String> = got
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}@{}..{}",
+                    fast.themes()[m.theme as usize].id,
+                    fast.themes()[m.theme as usize].entries[m.entry as usize].text,
+                    m.start,
+                    m.end
+                )
+            })
+            .collect();
         eprintln!("{c:?}\n   fast {f:?}\n   ref  {:?}", ref_run(&spec, text));
     }
 }
