@@ -1,6 +1,6 @@
 //! Fuzz the CSV-to-response mapping: any bytes, as one input, through the
-//! reader (see `thematic::ingest::fuzz_mapping` for the options the first
-//! byte picks and the invariants checked). Needs nightly:
+//! reader (see `thematic::ingest::fuzz_mapping` for the options the
+//! length picks and the invariants checked). Needs nightly:
 //! `cargo +nightly fuzz run input_mapping`. On stable, the ignored test
 //! `input::fuzz_input_mapping` runs the same function over mutated inputs
 //! (docs/FUZZING.md, "Input mapping").

@@ -189,7 +189,7 @@ pub(crate) enum Quote {
     /// In a quoted field.
     Quoted,
     /// Just after a `"` in a quoted field (closing or doubled).
-    QuoteInQuoted,
+    MaybeClosed,
 }
 
 /// Follows CSV quoting over the bytes the csv reader consumes, so that at
@@ -230,16 +230,16 @@ impl<R: Read> Read for QuoteTrack<R> {
         for &b in &buf[..n] {
             s = match s {
                 Quote::Start if b == b'"' => Quote::Quoted,
-                Quote::Start | Quote::Unquoted | Quote::QuoteInQuoted
+                Quote::Start | Quote::Unquoted | Quote::MaybeClosed
                     if b == d || b == b'\n' || b == b'\r' =>
                 {
                     Quote::Start
                 }
                 Quote::Start | Quote::Unquoted => Quote::Unquoted,
-                Quote::Quoted if b == b'"' => Quote::QuoteInQuoted,
+                Quote::Quoted if b == b'"' => Quote::MaybeClosed,
                 Quote::Quoted => Quote::Quoted,
-                Quote::QuoteInQuoted if b == b'"' => Quote::Quoted,
-                Quote::QuoteInQuoted => Quote::Unquoted,
+                Quote::MaybeClosed if b == b'"' => Quote::Quoted,
+                Quote::MaybeClosed => Quote::Unquoted,
             };
         }
         self.state = s;
