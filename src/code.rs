@@ -70,6 +70,16 @@ pub struct CodeOptions {
     pub excel_csv: bool,
     /// Also write `report.xlsx`.
     pub xlsx: bool,
+    /// Encoding of delimited text without a byte-order mark (`None` =
+    /// UTF-8).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Workbook sheet: a name or a 1-based position (`None` = the first).
+    pub sheet: Option<String>,
+    /// Header rows at the top of each input (`None` = detect survey
+    /// exports).
+    pub header_rows: Option<usize>,
+    /// Row filters (`--filter`).
+    pub filters: Vec<crate::ingest::Filter>,
 }
 
 impl Default for CodeOptions {
@@ -92,6 +102,10 @@ impl Default for CodeOptions {
             min_cell: None,
             excel_csv: false,
             xlsx: false,
+            encoding: None,
+            sheet: None,
+            header_rows: None,
+            filters: Vec::new(),
         }
     }
 }
@@ -105,14 +119,18 @@ pub struct LexiconSource {
     pub sha256: String,
 }
 
-/// Row accounting of a run (DESIGN 6: read = coded + empty + skipped, per
-/// text column in the wide layout).
+/// Row accounting of a run (DESIGN 6: read = coded + empty + skipped +
+/// filtered, per text column in the wide layout).
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Accounting {
     /// Data rows read over all inputs.
     pub rows_read: u64,
     /// Rows skipped as malformed (listed in `skipped.csv`).
     pub rows_skipped: u64,
+    /// Rows removed by `--filter` (counted per filter in the manifest's
+    /// inputs).
+    #[serde(default)]
+    pub rows_filtered: u64,
     /// Text columns per row (1 in the long layout).
     pub text_columns: u64,
     /// Answers coded (non-empty text).
@@ -240,6 +258,10 @@ pub fn run(
         delimiter: opts.delimiter,
         batch_rows: opts.batch_rows.max(1),
         strict: opts.strict,
+        encoding: opts.encoding,
+        sheet: opts.sheet.clone(),
+        header_rows: opts.header_rows,
+        filters: opts.filters.clone(),
     };
     let reader = Reader::new(opts.inputs.clone(), opts.columns.clone(), read_opts)?;
     let layout = reader.layout().clone();
@@ -424,6 +446,7 @@ pub fn run(
     }
     acc.rows_read = stats.iter().map(|s| s.rows_read).sum();
     acc.rows_skipped = stats.iter().map(|s| s.rows_skipped).sum();
+    acc.rows_filtered = stats.iter().map(|s| s.rows_filtered).sum();
     acc.responses_without_tokens = total.responses_without_tokens;
 
     let cells = total.cells_with_all();
@@ -465,10 +488,11 @@ pub fn run(
                 s.first_invalid_utf8_line.unwrap_or(0)
             ));
         }
-        if s.extra_header_rows > 0 {
+        warnings.extend(s.notes.iter().cloned());
+        for f in &s.filters {
             warnings.push(format!(
-                "{}: skipped {} extra header row(s) of a Qualtrics export",
-                s.path, s.extra_header_rows
+                "{}: --filter on `{}` removed {} row(s)",
+                s.path, f.column, f.removed
             ));
         }
     }
@@ -514,6 +538,14 @@ pub fn run(
             groups: group_names.clone(),
             question: layout.question.map(|i| header[i].clone()),
             delimiter: opts.delimiter.map(|d| (d as char).to_string()),
+            encoding: opts.encoding.map(|e| e.name().to_string()),
+            sheet: opts.sheet.clone(),
+            header_rows: opts.header_rows,
+            filters: opts
+                .filters
+                .iter()
+                .map(|f| format!("{}{}{}", f.column, if f.keep { "=" } else { "!=" }, f.value))
+                .collect(),
             presence: opts.presence,
             leaves_only: opts.leaves_only,
             all_label: opts.all_label.clone(),
@@ -524,6 +556,15 @@ pub fn run(
             excel_csv: opts.excel_csv,
         },
         accounting: acc.clone(),
+        questions: layout
+            .text
+            .iter()
+            .zip(&layout.question_labels)
+            .map(|((_, column), label)| ManifestQuestion {
+                column: column.clone(),
+                label: label.clone(),
+            })
+            .collect(),
         columns: col_names
             .iter()
             .zip(&theme_ids)
@@ -630,9 +671,9 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             }
         }
         let question_field = layout.question.map(&mut get);
-        for (col, col_name) in &layout.text {
+        for ((col, _), label) in layout.text.iter().zip(&layout.question_labels) {
             let text = get(*col);
-            let question: &str = question_field.as_deref().unwrap_or(col_name);
+            let question: &str = question_field.as_deref().unwrap_or(label);
             if ctx.check_question_label && question == ctx.all_label {
                 return Err(all_label_error(row, "question", ctx.all_label));
             }
@@ -996,6 +1037,7 @@ struct Manifest {
     tokenizer: &'static str,
     options: ManifestOptions,
     accounting: Accounting,
+    questions: Vec<ManifestQuestion>,
     columns: Vec<ManifestColumn>,
     outputs: Vec<ManifestOutput>,
     /// What the workbook had to change to fit Excel's limits.
@@ -1039,6 +1081,13 @@ pub(crate) fn write_workbook(
     crate::export::xlsx::write_report(&dir.join("report.xlsx"), &sheets, &info)
 }
 
+/// A text column and the question label its answers are counted under.
+#[derive(Serialize)]
+struct ManifestQuestion {
+    column: String,
+    label: String,
+}
+
 #[derive(Serialize)]
 struct ManifestLexicon {
     name: String,
@@ -1057,6 +1106,10 @@ struct ManifestOptions {
     groups: Vec<String>,
     question: Option<String>,
     delimiter: Option<String>,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    header_rows: Option<usize>,
+    filters: Vec<String>,
     presence: bool,
     leaves_only: bool,
     all_label: String,

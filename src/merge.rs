@@ -135,6 +135,7 @@ pub fn run(
         let a = &partial.accounting;
         acc.rows_read += a.rows_read;
         acc.rows_skipped += a.rows_skipped;
+        acc.rows_filtered += a.rows_filtered;
         acc.text_columns = a.text_columns;
         acc.responses_coded += a.responses_coded;
         acc.responses_empty += a.responses_empty;

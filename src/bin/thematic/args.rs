@@ -14,6 +14,8 @@ pub struct Args {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the `code` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Code answers and write theme-frequency tables by group.
@@ -112,6 +114,26 @@ pub struct CodeArgs {
     /// Field delimiter (default: TAB for .tsv/.tab, else comma).
     #[arg(long, value_name = "CHAR", help_heading = "Columns")]
     pub delimiter: Option<String>,
+
+    /// Encoding of CSV/TSV input without a byte-order mark, as an
+    /// encoding_rs label: utf-8 (default), windows-1252, latin1,
+    /// utf-16le, … A BOM (UTF-8, UTF-16) always wins.
+    #[arg(long, value_name = "LABEL", help_heading = "Input")]
+    pub encoding: Option<String>,
+    /// Sheet of an xlsx/xls/ods input: its name, or its position counting
+    /// from 1 (default: the first sheet).
+    #[arg(long, value_name = "NAME|INDEX", help_heading = "Input")]
+    pub sheet: Option<String>,
+    /// Header rows at the top of each input: the first names the columns,
+    /// the others are skipped. Default: 1, or what a recognised Qualtrics
+    /// or SurveyMonkey export has.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Input")]
+    pub header_rows: Option<u64>,
+    /// Keep rows whose COL is VALUE (COL=VALUE), or drop them
+    /// (COL!=VALUE); repeat. `=` filters on one column keep any of their
+    /// values; filters on different columns must all pass.
+    #[arg(long, value_name = "COL=VALUE", help_heading = "Input")]
+    pub filter: Vec<String>,
 
     /// Output folder.
     #[arg(
@@ -398,5 +420,33 @@ mod tests {
         assert_eq!(g.out, PathBuf::from("thematic-agree"));
         assert_eq!(g.resamples, 1000);
         assert!(Args::try_parse_from(["thematic", "agree", "--auto", "r.csv"]).is_err());
+    }
+
+    #[test]
+    fn input_flags() {
+        let a = Args::try_parse_from([
+            "thematic",
+            "code",
+            "a.xlsx",
+            "--sheet",
+            "2",
+            "--header-rows",
+            "3",
+            "--filter",
+            "Finished=1",
+            "--filter",
+            "Status!=Survey Preview",
+            "--encoding",
+            "windows-1252",
+        ])
+        .unwrap();
+        let Command::Code(c) = a.command else {
+            panic!("not code")
+        };
+        assert_eq!(c.sheet.as_deref(), Some("2"));
+        assert_eq!(c.header_rows, Some(3));
+        assert_eq!(c.filter, ["Finished=1", "Status!=Survey Preview"]);
+        assert_eq!(c.encoding.as_deref(), Some("windows-1252"));
+        assert!(Args::try_parse_from(["thematic", "code", "a.csv", "--header-rows", "0"]).is_err());
     }
 }

@@ -17,7 +17,7 @@ use args::{
 };
 use thematic::code::{CodeOptions, LexiconSource};
 use thematic::export::tables::render_table;
-use thematic::ingest::{ColumnSpec, Input};
+use thematic::ingest::{ColumnSpec, Filter, Input};
 use thematic::lexicon::{self, Severity};
 use thematic::matching::{Matcher, Scratch};
 use thematic::tokenize::{Tokenizer, Tokens};
@@ -132,6 +132,21 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     };
+    let encoding = match a.encoding.as_deref() {
+        None => None,
+        Some(label) => Some(
+            encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+                thematic::Error::Usage(format!(
+                    "--encoding `{label}` is not an encoding label (try utf-8, windows-1252, latin1, utf-16le or utf-16be)"
+                ))
+            })?,
+        ),
+    };
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| Filter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let show_progress = match a.progress {
         ProgressWhen::Always => true,
         ProgressWhen::Never => false,
@@ -159,6 +174,10 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
         min_cell: a.min_cell,
         excel_csv: a.excel_csv,
         xlsx: a.xlsx,
+        encoding,
+        sheet: a.sheet,
+        header_rows: a.header_rows.map(|n| n as usize),
+        filters,
         ..CodeOptions::default()
     };
     let source = LexiconSource {
@@ -175,12 +194,17 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", report.summary.trim_end())?;
         writeln!(
             out,
-            "\n{} rows read: {} answers coded ({} with no theme), {} empty, {} rows skipped. Tables in {}",
+            "\n{} rows read: {} answers coded ({} with no theme), {} empty, {} rows skipped{}. Tables in {}",
             acc.rows_read,
             acc.responses_coded,
             acc.responses_uncoded,
             acc.responses_empty,
             acc.rows_skipped,
+            if opts.filters.is_empty() {
+                String::new()
+            } else {
+                format!(", {} filtered out", acc.rows_filtered)
+            },
             opts.out_dir.display()
         )?;
     }
