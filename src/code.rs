@@ -173,6 +173,8 @@ struct RunCtx<'a> {
     context: usize,
     excel_csv: bool,
     liwc: bool,
+    /// Display names of the inputs, for messages.
+    input_names: Vec<String>,
 }
 
 impl RunCtx<'_> {
@@ -323,6 +325,7 @@ pub fn run(
         context: opts.context,
         excel_csv: opts.excel_csv,
         liwc,
+        input_names: opts.inputs.iter().map(Input::display).collect(),
     };
 
     let mut files = OutFiles::create(tmp.path(), opts.kwic)?;
@@ -667,7 +670,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
         let groups: Vec<_> = layout.groups.iter().map(|&i| get(i)).collect();
         for (gi, g) in groups.iter().enumerate() {
             if g.as_ref() == ctx.all_label {
-                return Err(all_label_error(row, &ctx.group_names[gi], ctx.all_label));
+                return Err(all_label_error(ctx, row, &ctx.group_names[gi]));
             }
         }
         let question_field = layout.question.map(&mut get);
@@ -675,7 +678,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             let text = get(*col);
             let question: &str = question_field.as_deref().unwrap_or(label);
             if ctx.check_question_label && question == ctx.all_label {
-                return Err(all_label_error(row, "question", ctx.all_label));
+                return Err(all_label_error(ctx, row, "question"));
             }
             if text.trim().is_empty() {
                 out.empty += 1;
@@ -809,11 +812,19 @@ fn write_kwic(
     Ok(())
 }
 
-fn all_label_error(row: &Row, column: &str, label: &str) -> Error {
-    Error::Data(format!(
-        "line {}: column `{column}` has the value `{label}`, which is the label of the level that pools every value; choose another label with --all-label",
-        row.line
-    ))
+fn all_label_error(ctx: &RunCtx<'_>, row: &Row, column: &str) -> Error {
+    let file = ctx
+        .input_names
+        .get(row.input)
+        .map_or("<input>", String::as_str);
+    Error::Row {
+        path: file.to_string(),
+        line: row.line,
+        message: format!(
+            "column `{column}` has the value `{}`, which is the label of the level that pools every value; choose another label with --all-label",
+            ctx.all_label
+        ),
+    }
 }
 
 fn write_skipped(w: &mut Out, skipped: &[Skipped]) -> Result<(), Error> {

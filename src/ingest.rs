@@ -346,7 +346,8 @@ impl FilterCount {
 /// (so the reader thread does no per-field work).
 #[derive(Clone, Debug)]
 pub struct Row {
-    /// 1-based data row number over all inputs (header rows not counted).
+    /// 1-based data row number over all inputs (header rows not counted;
+    /// skipped and filtered rows keep their numbers).
     pub row: u64,
     /// Index of the input in the run's input list.
     pub input: usize,
@@ -885,12 +886,16 @@ impl Reader {
                 }
                 Next::Bad(line, reason) => {
                     self.stats[input].rows_read += 1;
+                    // Skipped and filtered rows keep their number, so `row`
+                    // stays the record's position among the data rows.
+                    self.next_row += 1;
                     self.skip(&mut batch, input, line, reason)?;
                     continue;
                 }
                 Next::Record(line, record) => (line, record),
             };
             self.stats[input].rows_read += 1;
+            self.next_row += 1;
             let width = self.layout.as_ref().map_or(0, |l| l.width);
             if record.len() != width {
                 let reason = format!(
@@ -914,7 +919,6 @@ impl Reader {
                 stats.filters[k].removed += 1;
                 continue;
             }
-            self.next_row += 1;
             batch.rows.push(Row {
                 row: self.next_row,
                 input,

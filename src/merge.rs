@@ -131,6 +131,18 @@ pub fn run(
                 }
             }
         }
+        if let Some(prev) = infos
+            .iter()
+            .find(|i: &&PartialInfo| i.sha256 == info.sha256)
+        {
+            return Err(Error::Input {
+                path: info.path,
+                message: format!(
+                    "is the same partial result as {} (same SHA-256): merging it twice would count its answers twice",
+                    prev.path
+                ),
+            });
+        }
         total.merge(&partial.aggregate);
         let a = &partial.accounting;
         acc.rows_read += a.rows_read;
@@ -147,6 +159,33 @@ pub fn run(
     let (group_names, has_ids) = first.expect("at least one partial");
 
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(opts.out_dir.display(), e))?;
+    // Never write over a partial being merged (nor next to the per-answer
+    // files of the run it came from).
+    let out = opts
+        .out_dir
+        .canonicalize()
+        .map_err(|e| Error::io(opts.out_dir.display(), e))?;
+    for p in &opts.partials {
+        let folder = if p.is_dir() {
+            Some(p.as_path())
+        } else {
+            p.parent()
+        };
+        let folder = folder.map(|f| {
+            if f.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                f
+            }
+        });
+        if folder.and_then(|f| f.canonicalize().ok()).as_deref() == Some(out.as_path()) {
+            return Err(Error::Usage(format!(
+                "the output folder {} holds the partial {} being merged: choose another --out",
+                opts.out_dir.display(),
+                p.display()
+            )));
+        }
+    }
     let tmp = tempfile::Builder::new()
         .prefix(".thematic-tmp-")
         .tempdir_in(&opts.out_dir)

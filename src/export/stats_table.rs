@@ -92,8 +92,16 @@ pub fn write_stats<W: Write, R: Write>(
 ) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(w);
     let mut rw = csv::Writer::from_writer(residuals);
-    w.write_record(STATS_COLUMNS)?;
-    rw.write_record(RESIDUAL_COLUMNS)?;
+    let masking = ctx.min_cell.is_some();
+    let with_masked = |cols: &[&str]| {
+        let mut h: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+        if masking {
+            h.push("masked".into());
+        }
+        h
+    };
+    w.write_record(with_masked(STATS_COLUMNS))?;
+    rw.write_record(with_masked(RESIDUAL_COLUMNS))?;
     let mut questions: Vec<(usize, Level)> = cells
         .keys()
         .map(|k| (k.question_order, k.question.clone()))
@@ -182,15 +190,24 @@ pub fn write_stats<W: Write, R: Write>(
                 let bh = stats::benjamini_hochberg(&ps);
                 for (i, r) in rows.iter().enumerate() {
                     let theme = &themes[r.theme];
+                    let (n, with) = (r.totals.iter().sum::<u64>(), r.present.iter().sum::<u64>());
+                    let mut masked_cols: Vec<&str> = Vec::new();
+                    let mut count = |name: &'static str, v: u64| match mask(v) {
+                        Some(m) => {
+                            masked_cols.push(name);
+                            m
+                        }
+                        None => v.to_string(),
+                    };
                     let mut rec = vec![
                         r.group_column.to_string(),
                         r.question.clone(),
                         r.unit.to_string(),
                         theme.id.clone(),
                         theme.label.clone().unwrap_or_default(),
-                        r.totals.iter().sum::<u64>().to_string(),
+                        count("n", n),
                         r.totals.iter().filter(|&&n| n > 0).count().to_string(),
-                        r.present.iter().sum::<u64>().to_string(),
+                        count("with_theme", with),
                     ];
                     match &r.result {
                         Some(res) => rec.extend([
@@ -224,6 +241,9 @@ pub fn write_stats<W: Write, R: Write>(
                         }
                         None => rec.extend([String::new(), String::new(), String::new()]),
                     }
+                    if masking {
+                        rec.push(masked_cols.join(";"));
+                    }
                     w.write_record(&rec)?;
                     for (j, level) in r.levels.iter().enumerate() {
                         let resid = r
@@ -232,22 +252,39 @@ pub fn write_stats<W: Write, R: Write>(
                             .map(|res| fmt_f64(res.residuals[j]))
                             .unwrap_or_default();
                         let (pr, tot) = (r.present[j], r.totals[j]);
-                        let masked = mask(pr).or_else(|| mask(tot));
-                        rw.write_record([
-                            r.group_column,
-                            &r.question,
-                            r.unit,
-                            &theme.id,
-                            level,
-                            &mask(pr).unwrap_or_else(|| pr.to_string()),
-                            &mask(tot).unwrap_or_else(|| tot.to_string()),
-                            &if masked.is_some() {
+                        // A masked count hides its percentage and residual
+                        // too: from the residual and the margins the count
+                        // could be solved for.
+                        let masked = mask(pr).is_some() || mask(tot).is_some();
+                        let mut rec = vec![
+                            r.group_column.to_string(),
+                            r.question.clone(),
+                            r.unit.to_string(),
+                            theme.id.clone(),
+                            level.clone(),
+                            mask(pr).unwrap_or_else(|| pr.to_string()),
+                            mask(tot).unwrap_or_else(|| tot.to_string()),
+                            if masked {
                                 String::new()
                             } else {
                                 super::pct(pr, tot)
                             },
-                            &resid,
-                        ])?;
+                            if masked { String::new() } else { resid },
+                        ];
+                        if masking {
+                            let mut cols = Vec::new();
+                            if mask(pr).is_some() {
+                                cols.push("with_theme");
+                            }
+                            if mask(tot).is_some() {
+                                cols.push("total");
+                            }
+                            if masked {
+                                cols.extend(["pct", "adjusted_residual"]);
+                            }
+                            rec.push(cols.join(";"));
+                        }
+                        rw.write_record(&rec)?;
                     }
                 }
             }

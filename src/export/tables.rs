@@ -351,10 +351,14 @@ pub fn summary(ctx: &TableContext<'_>, cells: &BTreeMap<CellKey, Cell>) -> Strin
     let mut rows = vec![header];
     for (t, theme) in ctx.themes() {
         let mut row = vec![format!("{}{}", "  ".repeat(theme.depth), theme.id)];
-        row.extend(
-            cols.iter()
-                .map(|c| n_pct(c.themes[t].responses_with_theme, c.responses)),
-        );
+        row.extend(cols.iter().map(|c| {
+            let n = c.themes[t].responses_with_theme;
+            if ctx.masked(n) || ctx.masked(c.responses) {
+                ctx.mask_text()
+            } else {
+                n_pct(n, c.responses)
+            }
+        }));
         rows.push(row);
     }
     render_table(&rows)

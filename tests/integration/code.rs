@@ -306,6 +306,10 @@ fn malformed_rows_are_skipped_with_their_line() {
     assert_eq!(m["accounting"]["rows_read"], 4);
     assert_eq!(m["accounting"]["rows_skipped"], 1);
     assert_eq!(m["accounting"]["responses_coded"], 3);
+    // A skipped row keeps its number: `row` stays the record's position.
+    let responses = Table::read(dir.path().join("out/responses.csv"));
+    let rows: Vec<&str> = responses.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(rows, ["1", "2", "4"]);
     // --strict makes it fatal, naming file and line.
     let out = dir.fails(
         &["code", "in.csv", "--out", "strict", "--strict", "--quiet"],
@@ -455,6 +459,12 @@ fn merged_shards_equal_one_run() {
     );
     let out = dir.fails(&["merge", "a", "--lexicon", "other.toml", "--out", "m2"], 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("another lexicon"));
+    // The same partial twice would count its answers twice.
+    let out = dir.fails(&["merge", "a", "a/partial.json", "--out", "m3"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("same partial result"));
+    // Merging into a shard's own folder would overwrite it.
+    let out = dir.fails(&["merge", "a", "b", "--out", "b"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("choose another --out"));
 }
 
 #[test]

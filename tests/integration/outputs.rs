@@ -156,7 +156,34 @@ fn stats_agree_with_their_own_tables() {
 #[test]
 fn min_cell_masks_every_small_count() {
     let dir = Dir::new();
-    run(&dir, "out", &["--min-cell", "5", "--xlsx"]);
+    let input = fixture("responses.csv");
+    let summary = dir.ok(&[
+        "code",
+        input.to_str().unwrap(),
+        "--id",
+        "participant_id",
+        "--group",
+        "group",
+        "--question",
+        "question",
+        "--out",
+        "out",
+        "--min-cell",
+        "5",
+        "--xlsx",
+    ]);
+    // The summary masks too: `<5` cells, and no `n (p%)` with n below 5.
+    assert!(summary.contains("<5"), "{summary}");
+    for cell in summary.split("  ").filter(|c| c.contains(" (")) {
+        if let Some(n) = cell
+            .trim()
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            assert!(n >= 5, "{cell} in\n{summary}");
+        }
+    }
     let long = Table::read(dir.path().join("out/themes_by_group.csv"));
     let counts = [
         "responses",
