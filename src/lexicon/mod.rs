@@ -327,8 +327,11 @@ impl Diagnostics {
         &self.path
     }
 
-    /// Everything recorded, in order.
-    pub fn into_vec(self) -> Vec<Diagnostic> {
+    /// Everything recorded, in file order (by line and column; items
+    /// without a position first, in the order recorded).
+    pub fn into_vec(mut self) -> Vec<Diagnostic> {
+        self.items
+            .sort_by_key(|d| (d.origin.line.unwrap_or(0), d.origin.column.unwrap_or(0)));
         self.items
     }
 

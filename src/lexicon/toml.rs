@@ -88,12 +88,33 @@ pub fn parse(src: &str, tokenizer: &Tokenizer, diags: &mut Diagnostics) -> Optio
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     let lines = LineIndex::new(src);
     let at = |span: Range<usize>| lines.origin(src, span.start);
-    let raw: RawFile = match ::toml::from_str(src) {
-        Ok(raw) => raw,
-        Err(err) => {
-            let origin = err.span().map(&at).unwrap_or_default();
-            diags.error(origin, None, None, err.message().trim().to_string());
-            return None;
+    // An unknown key stops serde at the first one. To report every problem
+    // in one run, each unknown key's line is commented out (same byte
+    // offsets) and the text parsed again; the errors found meanwhile are
+    // kept, and the lexicon is still refused.
+    let mut text = src.to_string();
+    let mut unknown = 0;
+    let raw: RawFile = loop {
+        match ::toml::from_str(&text) {
+            Ok(raw) => break raw,
+            Err(err) => {
+                let origin = err.span().map(&at).unwrap_or_default();
+                diags.error(origin, None, None, err.message().trim().to_string());
+                let retry = err.message().starts_with("unknown field") && unknown < 100;
+                let Some(span) = err.span().filter(|_| retry) else {
+                    return None;
+                };
+                unknown += 1;
+                let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let Some(first) = text[line_start..].find(|c: char| !c.is_whitespace()) else {
+                    return None;
+                };
+                let at_char = line_start + first;
+                if !text.is_char_boundary(at_char + 1) {
+                    return None;
+                }
+                text.replace_range(at_char..at_char + 1, "#");
+            }
         }
     };
 
@@ -536,7 +557,19 @@ id = "leaf"
         let (_, diags) = load(
             "[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\nterms = [{ term = \"x\", wieght = 2 }]\n",
         );
-        assert!(diags[0].contains("unknown key `wieght`"), "{diags:?}");
+        assert!(
+            diags.iter().any(|d| d.contains("unknown key `wieght`")),
+            "{diags:?}"
+        );
+        // Every unknown key and every other error, in one run, in file order.
+        let (lex, diags) = load(
+            "[lexicon]\nname = \"x\"\n[[theme]]\nid = \"a\"\ncolour = \"red\"\nterms = [\"b*d\", \"ok\"]\n[[theme]]\nid = \"b\"\nshade = 1\nterms = [\"y\"]\n",
+        );
+        assert!(lex.is_none());
+        assert_eq!(diags.len(), 3, "{diags:?}");
+        assert!(diags[0].starts_with("lex.toml:5:1: error: unknown field `colour`"));
+        assert!(diags[1].starts_with("lex.toml:6:10: error: theme `a`: term `b*d`"));
+        assert!(diags[2].starts_with("lex.toml:9:1: error: unknown field `shade`"));
     }
 
     #[test]
