@@ -949,14 +949,14 @@ fn check_not_inputs(out_dir: &Path, inputs: &[Input]) -> Result<(), Error> {
         let Input::Path(p) = input else { continue };
         let Ok(p) = p.canonicalize() else { continue };
         for name in names {
-            if let Ok(o) = out_dir.join(name).canonicalize() {
-                if o == p {
-                    return Err(Error::Usage(format!(
-                        "the output {} would overwrite the input {}: choose another --out",
-                        o.display(),
-                        input.display()
-                    )));
-                }
+            if let Ok(o) = out_dir.join(name).canonicalize()
+                && o == p
+            {
+                return Err(Error::Usage(format!(
+                    "the output {} would overwrite the input {}: choose another --out",
+                    o.display(),
+                    input.display()
+                )));
             }
         }
     }

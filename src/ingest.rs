@@ -1006,16 +1006,16 @@ fn detect_export(header: &[String], peek: &[Option<&csv::ByteRecord>]) -> Option
     };
     let first = peek.first().copied().flatten();
     let second = peek.get(1).copied().flatten();
-    if let (Some(r2), Some(r3)) = (first, second) {
-        if import_id(r3) {
-            return Some(Export {
-                extra: 2,
-                format: "qualtrics",
-                what: "Qualtrics",
-                labels: Some(cells(r2)),
-                names: None,
-            });
-        }
+    if let (Some(r2), Some(r3)) = (first, second)
+        && import_id(r3)
+    {
+        return Some(Export {
+            extra: 2,
+            format: "qualtrics",
+            what: "Qualtrics",
+            labels: Some(cells(r2)),
+            names: None,
+        });
     }
     let r2 = first?;
     if import_id(r2) {

@@ -430,10 +430,10 @@ impl Matcher {
             if l > tok.len() {
                 break;
             }
-            if tok.is_char_boundary(l) {
-                if let Some(&p) = self.prefixes.get(&tok[..l]) {
-                    pool.push(p);
-                }
+            if tok.is_char_boundary(l)
+                && let Some(&p) = self.prefixes.get(&tok[..l])
+            {
+                pool.push(p);
             }
         }
         for (p, re) in &self.regexes {

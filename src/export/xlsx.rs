@@ -580,10 +580,10 @@ impl CsvIn {
                         if let (Some(mc), Some(text)) = (self.masked_col, &self.mask_text) {
                             let names = row.get(mc).cloned().unwrap_or_default();
                             for name in names.split(';').filter(|n| !n.is_empty()) {
-                                if let Some(i) = header.iter().position(|h| h == name) {
-                                    if row.get(i).is_some_and(|v| v.is_empty()) {
-                                        row[i] = text.clone();
-                                    }
+                                if let Some(i) = header.iter().position(|h| h == name)
+                                    && row.get(i).is_some_and(|v| v.is_empty())
+                                {
+                                    row[i] = text.clone();
                                 }
                             }
                         }

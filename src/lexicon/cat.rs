@@ -93,16 +93,16 @@ pub fn parse(
             continue;
         };
         let id = b.id(ix).to_string();
-        if let Some(t) = b.term(term, weight, origin, Some(&id)) {
-            if !b.push_term(ix, t) {
-                b.losses.push(Loss::changed(
-                    origin,
-                    Some(&id),
-                    Some(term),
-                    "duplicate entry",
-                    "the category already lists this term; the first entry's weight is kept",
-                ));
-            }
+        if let Some(t) = b.term(term, weight, origin, Some(&id))
+            && !b.push_term(ix, t)
+        {
+            b.losses.push(Loss::changed(
+                origin,
+                Some(&id),
+                Some(term),
+                "duplicate entry",
+                "the category already lists this term; the first entry's weight is kept",
+            ));
         }
     }
     if items.is_empty() {

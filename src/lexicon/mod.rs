@@ -777,15 +777,15 @@ impl Lexicon {
                     );
                 }
                 for p in &term.pattern {
-                    if let TokenPattern::Regex(re) = p {
-                        if has_uppercase_literal(re.as_str()) {
-                            diags.warning(
-                                term.origin,
-                                Some(id),
-                                Some(&term.text),
-                                "regex has upper-case letters, but tokens are lower case",
-                            );
-                        }
+                    if let TokenPattern::Regex(re) = p
+                        && has_uppercase_literal(re.as_str())
+                    {
+                        diags.warning(
+                            term.origin,
+                            Some(id),
+                            Some(&term.text),
+                            "regex has upper-case letters, but tokens are lower case",
+                        );
                     }
                 }
             }

@@ -101,14 +101,10 @@ pub fn parse(src: &str, tokenizer: &Tokenizer, diags: &mut Diagnostics) -> Optio
                 let origin = err.span().map(&at).unwrap_or_default();
                 diags.error(origin, None, None, err.message().trim().to_string());
                 let retry = err.message().starts_with("unknown field") && unknown < 100;
-                let Some(span) = err.span().filter(|_| retry) else {
-                    return None;
-                };
+                let span = err.span().filter(|_| retry)?;
                 unknown += 1;
                 let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-                let Some(first) = text[line_start..].find(|c: char| !c.is_whitespace()) else {
-                    return None;
-                };
+                let first = text[line_start..].find(|c: char| !c.is_whitespace())?;
                 let at_char = line_start + first;
                 if !text.is_char_boundary(at_char + 1) {
                     return None;

@@ -193,10 +193,10 @@ pub fn parse(
                     "YAML alias",
                     "aliases are not expanded",
                 ));
-                if let Some(Frame::Map { key, .. }) = stack.last_mut() {
-                    if key.take().is_none() {
-                        *key = Some((SKIP_KEY.to_string(), origin));
-                    }
+                if let Some(Frame::Map { key, .. }) = stack.last_mut()
+                    && key.take().is_none()
+                {
+                    *key = Some((SKIP_KEY.to_string(), origin));
                 }
             }
             Event::Scalar(value, ..) => {

@@ -101,20 +101,20 @@ mod reference {
             }
             for t in c + 1..start {
                 for b in &neg.scope_breaks {
-                    if let ScopeBreak::Word(w) = b {
-                        if toks.text(t) == w {
-                            return false;
-                        }
+                    if let ScopeBreak::Word(w) = b
+                        && toks.text(t) == w
+                    {
+                        return false;
                     }
                 }
             }
             for g in c + 1..=start {
                 let gap = gap_before(text, toks, g);
                 for b in &neg.scope_breaks {
-                    if let ScopeBreak::Chars(s) = b {
-                        if gap.contains(s.as_str()) {
-                            return false;
-                        }
+                    if let ScopeBreak::Chars(s) = b
+                        && gap.contains(s.as_str())
+                    {
+                        return false;
                     }
                 }
             }
@@ -706,10 +706,10 @@ fn check(spec: &Spec, tk: &Tokenizer) -> Result<(), String> {
                 t.id
             ));
         }
-        if let Some(p) = t.parent {
-            if p as usize >= ix {
-                return Err(format!("theme {} listed before its parent", t.id));
-            }
+        if let Some(p) = t.parent
+            && p as usize >= ix
+        {
+            return Err(format!("theme {} listed before its parent", t.id));
         }
     }
 
