@@ -51,6 +51,8 @@ fi
 # Named commands, in table order.
 NAMES=() CMDS=()
 add() { NAMES+=("$1"); CMDS+=("$2"); }
+# `--id id` fills the respondent columns (distinct ids per cell), the usual
+# survey setting; the large-input run below also measures without it.
 code() { # lexicon-size threads
   echo "$BIN code $CORPUS --lexicon $DATA/lex$1.toml --id id --group group --question question --out $DATA/out-$1-t$2 --quiet --threads $2"
 }
@@ -76,7 +78,9 @@ log "page cache: $CORPUS ($BYTES bytes)"
 cat "$CORPUS" >/dev/null
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# medians.tsv: name <TAB> median seconds <TAB> min <TAB> max
+# medians.tsv: name <TAB> median s <TAB> min <TAB> max <TAB> mean user+sys s
+# (CPU time, empty without hyperfine: on a shared machine it is steadier
+# than wall time for the single-threaded commands).
 MED=$DATA/medians.tsv
 : >"$MED"
 if command -v hyperfine >/dev/null; then
@@ -87,7 +91,7 @@ if command -v hyperfine >/dev/null; then
   python3 - "$DATA/hyperfine.json" >"$MED" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print(f"{r['command']}\t{r['median']}\t{r['min']}\t{r['max']}")
+    print(f"{r['command']}\t{r['median']}\t{r['min']}\t{r['max']}\t{r['user'] + r['system']}")
 PY
 else
   log "no hyperfine: bash loop, median of $RUNS"
@@ -98,7 +102,7 @@ else
       ts+=("$(echo "$e - $s" | bc)")
     done
     sorted=$(printf '%s\n' "${ts[@]}" | sort -g)
-    printf '%s\t%s\t%s\t%s\n' "${NAMES[$i]}" "$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")" \
+    printf '%s\t%s\t%s\t%s\t\n' "${NAMES[$i]}" "$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")" \
       "$(echo "$sorted" | head -1)" "$(echo "$sorted" | tail -1)" >>"$MED"
   done
 fi
@@ -132,34 +136,40 @@ if [ "$BIG_ROWS" -gt 0 ]; then
     mv "$BIG.tmp" "$BIG"
   fi
   cat "$BIG" >/dev/null
-  log "peak RSS on $BIG"
-  out=$(/usr/bin/time -v $BIN code "$BIG" --lexicon $DATA/lex5000.toml --id id --group group \
-    --question question --out $DATA/out-big --quiet --threads 2 2>&1 >/dev/null)
-  kb=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {print $2}')
-  wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {print $2}')
-  BIG_LINE="$(stat -c %s "$BIG") bytes, 5000 terms, --threads 2: peak RSS $((kb / 1024)) MB, wall $wall"
+  for idarg in "--id id" ""; do
+    log "peak RSS on $BIG ${idarg:-(no --id)}"
+    out=$(/usr/bin/time -v $BIN code "$BIG" --lexicon $DATA/lex5000.toml $idarg --group group \
+      --question question --out $DATA/out-big --quiet --threads 2 2>&1 >/dev/null)
+    kb=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {print $2}')
+    wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {print $2}')
+    BIG_LINE+="
+- $(stat -c %s "$BIG") bytes, 5000 terms, --threads 2, ${idarg:-no --id}: peak RSS $((kb / 1024)) MB, wall $wall"
+  done
 fi
 
 python3 - "$MED" "$RSS" "$BYTES" >"$DATA/results.md" <<'PY'
 import sys
-med = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+med = [(l.rstrip("\n").split("\t") + [""])[:5] for l in open(sys.argv[1]) if l.strip()]
 rss = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip())
 size = int(sys.argv[3])
-mbs = {n: size / 1e6 / float(m) for n, m, _, _ in med}
+mbs = {n: size / 1e6 / float(m) for n, m, *_ in med}
+cpu = {n: size / 1e6 / float(c) for n, _, _, _, c in med if c}
 wc = mbs.get("wc -w")
-print("| command | median s (min–max) | MB/s | × `wc -w` | peak RSS MB |")
-print("|---|---:|---:|---:|---:|")
-for n, m, lo, hi in med:
+print("| command | median s (min–max) | MB/s | × `wc -w` | CPU s (mean user+sys) | MB per CPU s | peak RSS MB |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for n, m, lo, hi, c in med:
     r = rss.get(n, "")
     r = f"{int(r) / 1024:.0f}" if r else ""
     ratio = f"{mbs[n] / wc:.2f}" if wc else ""
-    print(f"| {n} | {float(m):.2f} ({float(lo):.2f}–{float(hi):.2f}) | {mbs[n]:.1f} | {ratio} | {r} |")
+    cs = f"{float(c):.2f}" if c else ""
+    cm = f"{cpu[n]:.1f}" if n in cpu else ""
+    print(f"| {n} | {float(m):.2f} ({float(lo):.2f}–{float(hi):.2f}) | {mbs[n]:.1f} | {ratio} | {cs} | {cm} | {r} |")
 PY
 {
   echo
   echo "Corpus: $CORPUS, $BYTES bytes, $ROWS rows; $RUNS runs per command."
   echo "Load average before/after the timed runs: $LOAD_BEFORE / $LOAD_AFTER (nproc $(nproc))."
   echo "Startup + bundled lexicon, fixtures (176 answers): $STARTUP_MS."
-  [ -n "$BIG_LINE" ] && echo "Large input: $BIG_LINE."
+  [ -n "$BIG_LINE" ] && echo "Large input:$BIG_LINE"
 } >>"$DATA/results.md"
 cat "$DATA/results.md"

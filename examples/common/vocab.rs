@@ -417,7 +417,7 @@ pub fn vocabulary() -> Vec<String> {
             words.push(w.to_string());
         }
     }
-    let mut rng = Rng::new(0x5EED_0F_70CAB);
+    let mut rng = Rng::new(0x05EE_D0F7_0CAB);
     while words.len() < VOCAB_SIZE {
         let n = rng.range(2, 4);
         let w: String = (0..n)
@@ -681,10 +681,10 @@ impl GenLexicon {
             cats_of.push(cats);
         }
         // A category left empty by chance gets one term.
-        for c in 0..n_cats {
-            if members[c].is_empty() {
+        for (c, m) in members.iter_mut().enumerate() {
+            if m.is_empty() {
                 let t = rng.below(terms.len());
-                members[c].push(t);
+                m.push(t);
                 cats_of[t].push(c);
                 cats_of[t].sort_unstable();
             }
