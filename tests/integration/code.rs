@@ -236,6 +236,67 @@ fn outputs_are_byte_identical_for_any_thread_count() {
     }
 }
 
+/// Several chunks in flight: the fixtures repeated into 6,000+ rows (the
+/// workers code 2,048-row chunks), coded with 1 and 3 threads.
+#[test]
+fn many_chunks_are_byte_identical_for_any_thread_count() {
+    let dir = Dir::new();
+    let text = std::fs::read_to_string(fixture("responses.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).unwrap();
+    for copy in 0..36 {
+        for rec in &records {
+            let mut rec = rec.clone();
+            let id = format!("{}-{copy}", &rec[0]);
+            let mut fields: Vec<String> = rec.iter().map(str::to_string).collect();
+            fields[0] = id;
+            rec = csv::StringRecord::from(fields);
+            w.write_record(&rec).unwrap();
+        }
+    }
+    dir.create("big.csv", w.into_inner().unwrap());
+    let args = |out: &'static str, threads: &'static str| {
+        vec![
+            "code",
+            "big.csv",
+            "--id",
+            "participant_id",
+            "--group",
+            "group",
+            "--question",
+            "question",
+            "--out",
+            out,
+            "--quiet",
+            "--kwic",
+            "--threads",
+            threads,
+        ]
+    };
+    dir.ok(&args("t1", "1"));
+    dir.ok(&args("t3", "3"));
+    for file in [
+        "themes_by_group.csv",
+        "responses.csv",
+        "terms_by_group.csv",
+        "stats.csv",
+        "matches.csv",
+        "uncoded.csv",
+        "partial.json",
+    ] {
+        assert_eq!(
+            dir.read(&format!("t1/{file}")),
+            dir.read(&format!("t3/{file}")),
+            "{file}"
+        );
+    }
+    let t = Table::read(dir.path().join("t1/responses.csv"));
+    assert!(t.rows.len() > 6000);
+}
+
 #[test]
 fn a_failed_run_leaves_earlier_results_untouched() {
     let dir = Dir::new();
