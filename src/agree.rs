@@ -199,18 +199,20 @@ fn delimiter_of(path: &Path) -> u8 {
     Input::Path(path.to_path_buf()).default_delimiter()
 }
 
+/// A CSV error as a row error naming the file and line.
+fn csv_error(name: &str) -> impl Fn(csv::Error) -> Error + Copy + '_ {
+    move |e: csv::Error| Error::Row {
+        path: name.to_string(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    }
+}
+
 fn read_table(rdr: impl Read, name: &str, delimiter: u8) -> Result<Table, Error> {
     let mut r = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .from_reader(rdr);
-    let bad = |e: csv::Error| {
-        let line = e.position().map_or(0, |p| p.line());
-        Error::Row {
-            path: name.to_string(),
-            line,
-            message: e.to_string(),
-        }
-    };
+    let bad = csv_error(name);
     let header: Vec<String> = r
         .headers()
         .map_err(bad)?
@@ -502,14 +504,7 @@ pub fn read_auto(
     wanted: &BTreeSet<Key>,
 ) -> Result<AutoCodes, Error> {
     let mut r = csv::ReaderBuilder::new().from_reader(rdr);
-    let bad = |e: csv::Error| {
-        let line = e.position().map_or(0, |p| p.line());
-        Error::Row {
-            path: name.to_string(),
-            line,
-            message: e.to_string(),
-        }
-    };
+    let bad = csv_error(name);
     let header: Vec<String> = r
         .headers()
         .map_err(bad)?

@@ -596,6 +596,18 @@ impl<'a> Report<'a> {
 
     /// Report a theme's description and exclusions (no foreign format has
     /// them) and, when `keeps_label` is false, its label.
+    /// A weight that a format without weights cannot carry.
+    pub(crate) fn lost_weight(&mut self, id: &str, term: &crate::lexicon::Term) {
+        if term.weight != 1.0 {
+            self.lost(
+                Some(id),
+                Some(&term.text),
+                format!("weight {}", term.weight),
+                "has no weights",
+            );
+        }
+    }
+
     pub(crate) fn theme(&mut self, theme: &Theme, keeps_label: bool) {
         if let (false, Some(l)) = (keeps_label, &theme.label) {
             self.lost(

@@ -323,14 +323,7 @@ pub fn write(lex: &Lexicon, tokenizer: &Tokenizer) -> Written {
             }
             r.theme(theme, true);
             for term in &theme.terms {
-                if term.weight != 1.0 {
-                    r.lost(
-                        Some(id),
-                        Some(&term.text),
-                        format!("weight {}", term.weight),
-                        "has no weights",
-                    );
-                }
+                r.lost_weight(id, term);
                 let Some(text) =
                     export_text(term, id, tokenizer, &mut r, |s| !s.is_empty() && s != "%")
                 else {

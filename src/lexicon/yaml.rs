@@ -331,14 +331,7 @@ pub fn write(lex: &Lexicon, tokenizer: &Tokenizer) -> Written {
         if let Some(theme) = ix.map(|ix| &lex.themes[ix]) {
             r.theme(theme, false);
             for term in &theme.terms {
-                if term.weight != 1.0 {
-                    r.lost(
-                        Some(id),
-                        Some(&term.text),
-                        format!("weight {}", term.weight),
-                        "has no weights",
-                    );
-                }
+                r.lost_weight(id, term);
                 if let Some(text) = export_text(term, id, tokenizer, &mut r, |s| !s.is_empty()) {
                     terms.push(text);
                 }
