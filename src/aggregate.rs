@@ -289,7 +289,12 @@ impl Aggregate {
             None => {}
             Some("") => cell.responses_without_id += 1,
             Some(id) => {
-                let mine = cell.respondents.entry(id.to_string()).or_default();
+                // Look up before inserting: most answers come from a
+                // respondent already seen, and `entry` would allocate the key.
+                if !cell.respondents.contains_key(id) {
+                    cell.respondents.insert(id.to_string(), Vec::new());
+                }
+                let mine = cell.respondents.get_mut(id).expect("inserted above");
                 if mine.len() < bits.len() {
                     mine.resize(bits.len(), 0);
                 }
