@@ -148,7 +148,12 @@ const CACHE_LIMIT: usize = 1 << 20;
 /// Per-thread working memory of the matcher. Reuse one per worker.
 #[derive(Debug, Default)]
 pub struct Scratch {
+    /// Memo of tokens longer than 15 bytes.
     cache: FxHashMap<Box<str>, TokInfo>,
+    /// Memo of tokens of up to 15 bytes, keyed by the bytes packed into an
+    /// integer: most words are that short, and an integer key compares
+    /// without a `memcmp` call (which was ~14% of a run).
+    short: FxHashMap<u128, TokInfo>,
     pool: Vec<u32>,
     info: Vec<TokInfo>,
     /// `sent[i]`: a sentence break lies between token i-1 and token i.
@@ -401,20 +406,31 @@ impl Matcher {
     }
 
     fn classify_tokens(&self, tokens: &Tokens, s: &mut Scratch) {
-        if s.cache.len() > CACHE_LIMIT {
+        if s.cache.len() + s.short.len() > CACHE_LIMIT {
             s.cache.clear();
+            s.short.clear();
             s.pool.clear();
         }
         s.info.clear();
         for i in 0..tokens.len() {
             let tok = tokens.text(i);
-            let info = match s.cache.get(tok) {
-                Some(info) => *info,
-                None => {
-                    let info = self.classify(tok, &mut s.pool);
-                    s.cache.insert(tok.into(), info);
-                    info
-                }
+            let info = match pack(tok) {
+                Some(key) => match s.short.get(&key) {
+                    Some(info) => *info,
+                    None => {
+                        let info = self.classify(tok, &mut s.pool);
+                        s.short.insert(key, info);
+                        info
+                    }
+                },
+                None => match s.cache.get(tok) {
+                    Some(info) => *info,
+                    None => {
+                        let info = self.classify(tok, &mut s.pool);
+                        s.cache.insert(tok.into(), info);
+                        info
+                    }
+                },
             };
             s.info.push(info);
         }
@@ -681,6 +697,20 @@ impl Matcher {
     }
 }
 
+/// A token of up to 15 bytes packed with its length into one integer
+/// (distinct tokens give distinct keys); `None` for longer tokens.
+#[inline]
+fn pack(tok: &str) -> Option<u128> {
+    let b = tok.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..b.len()].copy_from_slice(b);
+    buf[15] = b.len() as u8;
+    Some(u128::from_le_bytes(buf))
+}
+
 fn is_sentence_break(c: char) -> bool {
     matches!(
         c,
@@ -942,6 +972,29 @@ mod tests {
     fn without_negation_section_nothing_is_negated() {
         let m = compile("[[theme]]\nid = \"a\"\nterms = [\"judged\"]");
         assert_eq!(run(&m, "I never felt judged"), ["a:judged@3..4"]);
+    }
+
+    #[test]
+    fn packed_token_keys_are_distinct() {
+        let words = [
+            "",
+            "a",
+            "a\0",
+            "ab",
+            "ba",
+            "don't",
+            "fifteen-bytes!!",
+            "ü",
+            "u\u{308}",
+        ];
+        let keys: Vec<Option<u128>> = words.iter().map(|w| pack(w)).collect();
+        for i in 0..keys.len() {
+            assert!(keys[i].is_some(), "{:?}", words[i]);
+            for j in 0..i {
+                assert_ne!(keys[i], keys[j], "{:?} {:?}", words[i], words[j]);
+            }
+        }
+        assert_eq!(pack("sixteen-bytes!!!"), None);
     }
 
     #[test]
