@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use thematic::lexicon::convert::{self, Format};
-use thematic::lexicon::{self, Diagnostics};
 use thematic::tokenize::Tokenizer;
 
 fn tokenizer() -> &'static Tokenizer {
@@ -16,14 +15,5 @@ fn tokenizer() -> &'static Tokenizer {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let tk = tokenizer();
-    let mut d = Diagnostics::new("fuzz");
-    let (lex, _losses) = lexicon::parse_format(Format::Dicx, None, data, tk, &mut d);
-    if let Some(lex) = lex {
-        for to in Format::ALL {
-            let w = convert::write(&lex, to, tk);
-            let mut d = Diagnostics::new("fuzz");
-            let _ = lexicon::parse_format(to, None, w.text.as_bytes(), tk, &mut d);
-        }
-    }
+    convert::fuzz_round_trip(Format::Dicx, data, tokenizer());
 });

@@ -705,6 +705,22 @@ pub(crate) fn tree(lex: &Lexicon) -> Vec<(String, Option<usize>)> {
     lex.tree()
 }
 
+/// The fuzzing harness of the lexicon readers (the cargo-fuzz targets
+/// `lexicon_*` and the stable stand-in test): read `bytes` as `format`; what
+/// is read must write in every format and read back, all without a panic.
+#[doc(hidden)]
+pub fn fuzz_round_trip(format: Format, bytes: &[u8], tokenizer: &Tokenizer) {
+    let mut d = Diagnostics::new("fuzz");
+    let (lex, _losses) = super::parse_format(format, None, bytes, tokenizer, &mut d);
+    if let Some(lex) = lex {
+        for to in Format::ALL {
+            let w = write(&lex, to, tokenizer);
+            let mut d = Diagnostics::new("fuzz");
+            let _ = super::parse_format(to, None, w.text.as_bytes(), tokenizer, &mut d);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,16 +301,18 @@ fn many_chunks_are_byte_identical_for_any_thread_count() {
 fn a_failed_run_leaves_earlier_results_untouched() {
     let dir = Dir::new();
     run_long(&dir, "out", &[]);
-    let before: Vec<(String, String)> = std::fs::read_dir(dir.path().join("out"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read_to_string(e.path()).unwrap(),
-            )
-        })
-        .collect();
+    // (file name, contents) of every file in the output folder.
+    let snapshot = || -> Vec<(String, String)> {
+        std::fs::read_dir(dir.path().join("out"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                (e.file_name().to_string_lossy().to_string(), text)
+            })
+            .collect()
+    };
+    let before = snapshot();
     let input = fixture("responses.csv");
     let out = dir.fails(
         &[
@@ -329,17 +331,7 @@ fn a_failed_run_leaves_earlier_results_untouched() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing.csv: cannot open"), "{err}");
-    let after: Vec<(String, String)> = std::fs::read_dir(dir.path().join("out"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read_to_string(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(before, after);
+    assert_eq!(before, snapshot());
 }
 
 #[test]

@@ -666,18 +666,7 @@ pub fn fuzz_readers(seed: u64, iterations: u64, deadline: Option<std::time::Inst
         let (_, base) = &seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, base);
         for format in [Format::Dic, Format::Dicx, Format::Yaml, Format::Cat] {
-            let result = std::panic::catch_unwind(|| {
-                let mut d = Diagnostics::new("fuzz");
-                let (lex, _) = lexicon::parse_format(format, None, &input, &tk, &mut d);
-                // What was read must also write and read back.
-                if let Some(lex) = lex {
-                    for to in Format::ALL {
-                        let w = convert::write(&lex, to, &tk);
-                        let mut d = Diagnostics::new("fuzz");
-                        let _ = lexicon::parse_format(to, None, w.text.as_bytes(), &tk, &mut d);
-                    }
-                }
-            });
+            let result = std::panic::catch_unwind(|| convert::fuzz_round_trip(format, &input, &tk));
             if result.is_err() {
                 panic!(
                     "{format:?} reader panicked on {:?}",
