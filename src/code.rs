@@ -610,21 +610,21 @@ pub fn run(
         // the workbook itself is added to it.
         let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
         let mut sheets = vec![
-            xlsx_sheet("themes_by_group", "themes_by_group.csv", SheetKind::Long),
-            xlsx_sheet(
+            ("themes_by_group", "themes_by_group.csv", SheetKind::Long),
+            (
                 "themes_by_group_wide",
                 "themes_by_group_wide.csv",
                 SheetKind::Wide,
             ),
-            xlsx_sheet("stats", "stats.csv", SheetKind::Stats),
-            xlsx_sheet("stats_residuals", "stats_residuals.csv", SheetKind::Stats),
-            xlsx_sheet("terms_by_group", "terms_by_group.csv", SheetKind::Plain),
-            xlsx_sheet("responses", "responses.csv", SheetKind::Plain),
-            xlsx_sheet("uncoded", "uncoded.csv", SheetKind::Plain),
-            xlsx_sheet("skipped", "skipped.csv", SheetKind::Plain),
+            ("stats", "stats.csv", SheetKind::Stats),
+            ("stats_residuals", "stats_residuals.csv", SheetKind::Stats),
+            ("terms_by_group", "terms_by_group.csv", SheetKind::Plain),
+            ("responses", "responses.csv", SheetKind::Plain),
+            ("uncoded", "uncoded.csv", SheetKind::Plain),
+            ("skipped", "skipped.csv", SheetKind::Plain),
         ];
         if opts.kwic {
-            sheets.push(xlsx_sheet("matches", "matches.csv", SheetKind::Plain));
+            sheets.push(("matches", "matches.csv", SheetKind::Plain));
         }
         let notes = write_workbook(tmp.path(), &sheets, json, opts.min_cell)?;
         written.push("report.xlsx".into());
@@ -1074,17 +1074,8 @@ struct Manifest {
 
 use crate::export::xlsx::SheetKind;
 
-/// A sheet of `report.xlsx` made from a CSV in the temporary folder (the
-/// path is resolved by [`write_workbook`]).
-fn xlsx_sheet(
-    name: &'static str,
-    file: &'static str,
-    kind: SheetKind,
-) -> (&'static str, &'static str, SheetKind) {
-    (name, file, kind)
-}
-
-/// Write `report.xlsx` from the CSVs in `dir`.
+/// Write `report.xlsx` from the CSVs in `dir`: one sheet per (sheet name,
+/// CSV file name, kind).
 pub(crate) fn write_workbook(
     dir: &Path,
     sheets: &[(&'static str, &'static str, SheetKind)],
