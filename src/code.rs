@@ -689,6 +689,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
                 return Err(all_label_error(ctx, row, &ctx.group_names[gi]));
             }
         }
+        let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
         let question_field = layout.question.map(&mut get);
         for ((col, _), label) in layout.text.iter().zip(&layout.question_labels) {
             let text = get(*col);
@@ -709,7 +710,6 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             let covered = ctx
                 .matcher
                 .covered_tokens(n_tokens, &w.matches, &mut w.scratch);
-            let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
             out.agg.add(
                 &group_refs,
                 question,
