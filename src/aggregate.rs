@@ -1,18 +1,30 @@
 //! Aggregate: counts keyed by (group…, question), per theme and per entry.
 //!
-//! This module owns DESIGN 4's counting: what a cell holds ([`Cell`]), how
-//! one coded response is folded in ([`Aggregate::add`]), how partial
-//! aggregates merge ([`Aggregate::merge`]: two shards merged equal one run
-//! over both, up to floating-point summation order of weighted scores), and
-//! how the `All` levels are derived ([`Aggregate::cells_with_all`]). It
-//! formats nothing; see [`crate::export`].
+//! This module owns DESIGN 4's counting: how one coded response is folded
+//! into its cell ([`Aggregate::add`]), how partial aggregates merge
+//! ([`Aggregate::merge`]: merging is exact, so two shards merged equal one
+//! run over both), how the `All` levels are derived and what an output cell
+//! holds ([`Aggregate::cells_with_all`], [`Cell`]), and the `partial.json`
+//! form of the counts ([`Aggregate::wire`], [`WireAggregate`]). It formats
+//! nothing; see [`crate::export`].
+//!
+//! Everything accumulated is an integer, so the result does not depend on
+//! which worker counted which response nor on the order of merging: the
+//! weighted scores are computed once, at the end, from per-entry counts in
+//! entry order. Respondent ids are interned (a `u32` per distinct id, the
+//! text stored once per aggregate), and a cell keeps one theme bit set per
+//! respondent, so memory grows with distinct (respondent, cell) pairs, not
+//! with the input's size.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::matching::ThemeCounts;
+use crate::matching::{Match, Matcher, ThemeCounts};
 
 /// Per-theme counts in one cell.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -21,7 +33,9 @@ pub struct ThemeCell {
     pub responses_with_theme: u64,
     /// Non-negated matches.
     pub hits: u64,
-    /// Sum of weights of the hits.
+    /// Sum of weights of the hits (computed from the per-entry counts in
+    /// [`Aggregate::cells_with_all`]; not stored in `partial.json`).
+    #[serde(skip)]
     pub score: f64,
     /// Negated matches.
     pub negated_hits: u64,
@@ -34,10 +48,215 @@ pub struct EntryCell {
     pub hits: u64,
     /// Responses with at least one such match.
     pub responses: u64,
+    /// What the hits add to the theme's `hits`: one per match, or (liwc
+    /// semantics) the match's tokens. The score is `units × weight`.
+    #[serde(default)]
+    pub units: u64,
 }
 
-/// Everything counted for one (group…, question) combination.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The lexicon's shape as the counts need it: parents, entries per theme,
+/// weights. Built once per run from the [`Matcher`].
+#[derive(Clone, Debug, Default)]
+pub struct Shape {
+    parents: Vec<Option<u32>>,
+    /// `entry_start[t]..entry_start[t + 1]`: theme t's entries in the flat
+    /// entry numbering.
+    entry_start: Vec<u32>,
+    weights: Vec<f64>,
+    /// Flat entry → its own theme.
+    flat_theme: Vec<u32>,
+    /// liwc semantics: a match counts its tokens.
+    liwc: bool,
+}
+
+impl Shape {
+    /// A shape from each theme's parent and its entries' weights.
+    pub fn new(parents: Vec<Option<u32>>, weights: Vec<Vec<f64>>, liwc: bool) -> Shape {
+        let mut entry_start = vec![0u32];
+        let mut flat = Vec::new();
+        let mut flat_theme = Vec::new();
+        for (t, w) in weights.into_iter().enumerate() {
+            flat_theme.extend(std::iter::repeat_n(t as u32, w.len()));
+            flat.extend(w);
+            entry_start.push(flat.len() as u32);
+        }
+        Shape {
+            parents,
+            entry_start,
+            weights: flat,
+            flat_theme,
+            liwc,
+        }
+    }
+
+    /// The shape of a compiled lexicon.
+    pub fn of(m: &Matcher) -> Shape {
+        Shape::new(
+            m.themes().iter().map(|t| t.parent).collect(),
+            m.themes()
+                .iter()
+                .map(|t| t.entries.iter().map(|e| e.weight).collect())
+                .collect(),
+            m.semantics() == crate::lexicon::Semantics::Liwc,
+        )
+    }
+
+    fn n_themes(&self) -> usize {
+        self.parents.len()
+    }
+
+    /// Words of a respondent's theme bit set.
+    fn stride(&self) -> usize {
+        self.n_themes().div_ceil(64)
+    }
+
+    fn flat(&self, theme: u32, entry: u32) -> u32 {
+        self.entry_start[theme as usize] + entry
+    }
+
+    fn unflat(&self, f: u32) -> (u32, u32) {
+        let t = self.flat_theme[f as usize];
+        (t, f - self.entry_start[t as usize])
+    }
+
+    /// `t` and its ancestors.
+    fn chain(&self, t: u32) -> impl Iterator<Item = u32> + '_ {
+        std::iter::successors(Some(t), |&t| self.parents[t as usize])
+    }
+}
+
+/// Respondent ids, each stored once; an id's number is its position.
+#[derive(Clone, Debug, Default)]
+struct Interner {
+    text: String,
+    ends: Vec<usize>,
+    table: hashbrown::HashTable<u32>,
+}
+
+impl Interner {
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        let Interner { text, ends, table } = self;
+        let get = |i: u32| {
+            let i = i as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &text[start..ends[i]]
+        };
+        let hash = FxBuildHasher.hash_one(s);
+        if let Some(&i) = table.find(hash, |&i| get(i) == s) {
+            return i;
+        }
+        let i = u32::try_from(ends.len()).expect("fewer than 2^32 distinct respondent ids");
+        table.insert_unique(hash, i, |&j| FxBuildHasher.hash_one(get(j)));
+        text.push_str(s);
+        ends.push(text.len());
+        i
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
+
+/// The respondents of a cell: id → the themes they carry there (a bit
+/// per theme, `stride` words per respondent).
+#[derive(Clone, Debug, Default)]
+struct Respondents {
+    slots: FxHashMap<u32, u32>,
+    bits: Vec<u64>,
+}
+
+impl Respondents {
+    fn bits_mut(&mut self, id: u32, stride: usize) -> &mut [u64] {
+        let next = self.slots.len() as u32;
+        let slot = *self.slots.entry(id).or_insert(next) as usize;
+        if slot == next as usize {
+            self.bits.resize(self.bits.len() + stride, 0);
+        }
+        &mut self.bits[slot * stride..(slot + 1) * stride]
+    }
+
+    fn union(&mut self, other: &Respondents, remap: impl Fn(u32) -> u32, stride: usize) {
+        for (&id, &slot) in &other.slots {
+            let theirs = &other.bits[slot as usize * stride..(slot as usize + 1) * stride];
+            for (a, b) in self.bits_mut(remap(id), stride).iter_mut().zip(theirs) {
+                *a |= b;
+            }
+        }
+    }
+
+    /// (respondents, respondents carrying each theme).
+    fn counts(&self, n_themes: usize, stride: usize) -> (u64, Vec<u64>) {
+        let mut with = vec![0u64; n_themes];
+        if stride > 0 {
+            for bits in self.bits.chunks_exact(stride) {
+                for (w, &word) in bits.iter().enumerate() {
+                    let mut word = word;
+                    while word != 0 {
+                        with[w * 64 + word.trailing_zeros() as usize] += 1;
+                        word &= word - 1;
+                    }
+                }
+            }
+        }
+        (self.slots.len() as u64, with)
+    }
+}
+
+/// What one cell accumulates while coding.
+#[derive(Clone, Debug, Default)]
+struct Acc {
+    responses: u64,
+    tokens: u64,
+    responses_without_id: u64,
+    themes: Vec<ThemeCell>,
+    /// Flat entry → counts, for entries with a hit.
+    entries: FxHashMap<u32, EntryCell>,
+    /// `flat entry << 32 | theme` → responses where the entry is the only
+    /// one with a hit for the theme (its own theme or an ancestor).
+    sole: FxHashMap<u64, u64>,
+    respondents: Respondents,
+}
+
+impl Acc {
+    fn new(n_themes: usize) -> Acc {
+        Acc {
+            themes: vec![ThemeCell::default(); n_themes],
+            ..Acc::default()
+        }
+    }
+
+    /// Add `other`'s counts; its respondent ids are renumbered by `remap`.
+    fn merge(&mut self, other: &Acc, remap: impl Fn(u32) -> u32, stride: usize) {
+        self.responses += other.responses;
+        self.tokens += other.tokens;
+        self.responses_without_id += other.responses_without_id;
+        for (a, b) in self.themes.iter_mut().zip(&other.themes) {
+            a.responses_with_theme += b.responses_with_theme;
+            a.hits += b.hits;
+            a.negated_hits += b.negated_hits;
+        }
+        for (k, v) in &other.entries {
+            let e = self.entries.entry(*k).or_default();
+            e.hits += v.hits;
+            e.responses += v.responses;
+            e.units += v.units;
+        }
+        for (k, v) in &other.sole {
+            *self.sole.entry(*k).or_default() += v;
+        }
+        self.respondents.union(&other.respondents, remap, stride);
+    }
+}
+
+/// Everything counted for one output cell: a (group…, question)
+/// combination or one of its `All` levels.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Cell {
     /// Responses (non-empty text).
     pub responses: u64,
@@ -46,74 +265,27 @@ pub struct Cell {
     /// One slot per theme of the matcher.
     pub themes: Vec<ThemeCell>,
     /// (theme, entry) → counts, only for entries with a hit.
-    #[serde(with = "as_pairs")]
     pub entries: BTreeMap<(u32, u32), EntryCell>,
-    /// Respondent id → themes the respondent carries in this cell (a bit
-    /// per theme). Only filled when an id column is given.
-    pub respondents: BTreeMap<String, Vec<u64>>,
     /// Responses whose id was empty (counted as responses, not respondents).
     pub responses_without_id: u64,
     /// (theme, entry's own theme, entry) → responses where that entry is the
     /// only entry with a hit for the theme (its subtree included). With it,
     /// responses carrying a theme once its entry is left out is
     /// `responses_with_theme - sole`, for the term-influence statistic.
-    #[serde(with = "as_pairs")]
     pub sole: BTreeMap<(u32, u32, u32), u64>,
+    respondents: u64,
+    respondents_with_theme: Vec<u64>,
 }
 
 impl Cell {
-    fn new(n_themes: usize) -> Cell {
-        Cell {
-            themes: vec![ThemeCell::default(); n_themes],
-            ..Cell::default()
-        }
-    }
-
-    /// Add another cell's counts to this one.
-    pub fn merge(&mut self, other: &Cell) {
-        self.responses += other.responses;
-        self.tokens += other.tokens;
-        if self.themes.len() < other.themes.len() {
-            self.themes.resize(other.themes.len(), ThemeCell::default());
-        }
-        for (a, b) in self.themes.iter_mut().zip(&other.themes) {
-            a.responses_with_theme += b.responses_with_theme;
-            a.hits += b.hits;
-            a.score += b.score;
-            a.negated_hits += b.negated_hits;
-        }
-        for (k, v) in &other.entries {
-            let e = self.entries.entry(*k).or_default();
-            e.hits += v.hits;
-            e.responses += v.responses;
-        }
-        for (id, bits) in &other.respondents {
-            let mine = self.respondents.entry(id.clone()).or_default();
-            if mine.len() < bits.len() {
-                mine.resize(bits.len(), 0);
-            }
-            for (a, b) in mine.iter_mut().zip(bits) {
-                *a |= b;
-            }
-        }
-        self.responses_without_id += other.responses_without_id;
-        for (k, v) in &other.sole {
-            *self.sole.entry(*k).or_default() += v;
-        }
-    }
-
     /// Distinct respondents in the cell.
     pub fn respondents(&self) -> u64 {
-        self.respondents.len() as u64
+        self.respondents
     }
 
     /// Distinct respondents carrying theme `t` in the cell.
     pub fn respondents_with_theme(&self, t: usize) -> u64 {
-        let (word, bit) = (t / 64, t % 64);
-        self.respondents
-            .values()
-            .filter(|bits| bits.get(word).is_some_and(|w| w >> bit & 1 == 1))
-            .count() as u64
+        self.respondents_with_theme.get(t).copied().unwrap_or(0)
     }
 }
 
@@ -122,14 +294,16 @@ impl Cell {
 pub struct Coded<'a> {
     /// Respondent id (`None` without an id column; `Some("")` when empty).
     pub id: Option<&'a str>,
+    /// Where the response is: (row, text column). Questions are listed in
+    /// order of first appearance by this position, whichever worker saw
+    /// them first.
+    pub at: (u64, u64),
     /// Tokens in the response.
     pub tokens: u64,
     /// Per-theme counts, rolled up the hierarchy.
     pub counts: &'a [ThemeCounts],
     /// Matches, for per-entry counts.
-    pub matches: &'a [crate::matching::Match],
-    /// Each theme's parent (to roll entries up the hierarchy).
-    pub parents: &'a [Option<u32>],
+    pub matches: &'a [Match],
 }
 
 /// A level of a group column (or of the question) in a table row.
@@ -153,69 +327,96 @@ pub struct CellKey {
     pub question: Level,
 }
 
+/// Working memory of [`Aggregate::add`], reused from response to response.
+#[derive(Clone, Debug, Default)]
+struct AddScratch {
+    bits: Vec<u64>,
+    /// Distinct flat entries with a hit in the response.
+    seen: Vec<u32>,
+    /// (theme, flat entry, distinct entries) for the sole-contributor count.
+    per_theme: Vec<(u32, u32, u32)>,
+}
+
 /// Counts over many responses: mergeable partial results.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Aggregate {
-    n_themes: usize,
-    /// Questions in order of first appearance.
+    shape: Arc<Shape>,
+    /// Questions; [`Aggregate::cells_with_all`] orders them by `first`.
     questions: Vec<String>,
-    /// (group values, question index) and its cell, in order of first
-    /// appearance.
-    cells: Vec<((Vec<String>, usize), Cell)>,
-    /// Question → index in `questions`.
-    #[serde(skip)]
-    index: FxHashMap<String, usize>,
+    /// Where each question was first seen (see [`Coded::at`]).
+    first: Vec<(u64, u64)>,
+    question_index: FxHashMap<String, usize>,
+    /// (group values, question index, counts).
+    cells: Vec<(Vec<String>, usize, Acc)>,
     /// Joined key (`g1 \x1f g2 \x1f question-index`) → index in `cells`, so
     /// a response costs one hash lookup and no allocation.
-    #[serde(skip)]
     cell_index: FxHashMap<String, usize>,
-    #[serde(skip)]
     key_buf: String,
+    ids: Interner,
+    scratch: AddScratch,
     /// Responses with no tokens (e.g. only emoji).
     pub responses_without_tokens: u64,
 }
 
 impl Aggregate {
-    /// An empty aggregate for a matcher with `n_themes` themes.
-    pub fn new(n_themes: usize) -> Aggregate {
+    /// An empty aggregate for counts of `shape`.
+    pub fn new(shape: Arc<Shape>) -> Aggregate {
         Aggregate {
-            n_themes,
-            ..Aggregate::default()
+            shape,
+            questions: Vec::new(),
+            first: Vec::new(),
+            question_index: FxHashMap::default(),
+            cells: Vec::new(),
+            cell_index: FxHashMap::default(),
+            key_buf: String::new(),
+            ids: Interner::default(),
+            scratch: AddScratch::default(),
+            responses_without_tokens: 0,
         }
     }
 
     /// The questions, in order of first appearance.
-    pub fn questions(&self) -> &[String] {
-        &self.questions
+    pub fn questions(&self) -> Vec<&str> {
+        self.question_order()
+            .into_iter()
+            .map(|q| self.questions[q].as_str())
+            .collect()
     }
 
-    fn question_index(&mut self, q: &str) -> usize {
-        if let Some(&i) = self.index.get(q) {
-            return i;
+    /// Question indices sorted by first appearance.
+    fn question_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.questions.len()).collect();
+        order.sort_by_key(|&q| self.first[q]);
+        order
+    }
+
+    /// Number the questions as if this aggregate were shard `shard` of a
+    /// merge: its questions come after those of earlier shards, in its own
+    /// order.
+    pub fn set_shard(&mut self, shard: u64) {
+        let order = self.question_order();
+        for (rank, q) in order.into_iter().enumerate() {
+            self.first[q] = (shard, rank as u64);
         }
-        if let Some(i) = self.questions.iter().position(|x| x == q) {
-            self.index.insert(q.to_string(), i);
+    }
+
+    fn question_slot(&mut self, q: &str, at: (u64, u64)) -> usize {
+        if let Some(&i) = self.question_index.get(q) {
+            if at < self.first[i] {
+                self.first[i] = at;
+            }
             return i;
         }
         self.questions.push(q.to_string());
-        self.index.insert(q.to_string(), self.questions.len() - 1);
+        self.first.push(at);
+        self.question_index
+            .insert(q.to_string(), self.questions.len() - 1);
         self.questions.len() - 1
     }
 
     /// The index in `cells` of (groups, question), created when new.
     fn cell_slot<'g>(&mut self, groups: impl Iterator<Item = &'g str> + Clone, q: usize) -> usize {
         use std::fmt::Write;
-        if self.cell_index.len() != self.cells.len() {
-            // Deserialized: rebuild the index.
-            self.cell_index.clear();
-            for i in 0..self.cells.len() {
-                let key = {
-                    let (g, q) = &self.cells[i].0;
-                    join_key(g.iter().map(String::as_str), *q)
-                };
-                self.cell_index.insert(key, i);
-            }
-        }
         self.key_buf.clear();
         for g in groups.clone() {
             self.key_buf.push_str(g);
@@ -226,8 +427,9 @@ impl Aggregate {
             return i;
         }
         self.cells.push((
-            (groups.map(str::to_string).collect(), q),
-            Cell::new(self.n_themes),
+            groups.map(str::to_string).collect(),
+            q,
+            Acc::new(self.shape.n_themes()),
         ));
         self.cell_index
             .insert(self.key_buf.clone(), self.cells.len() - 1);
@@ -236,86 +438,89 @@ impl Aggregate {
 
     /// Fold one coded response into the cell of `groups` × `question`.
     pub fn add(&mut self, groups: &[&str], question: &str, r: Coded<'_>) {
-        let q = self.question_index(question);
-        let n_themes = self.n_themes;
+        let q = self.question_slot(question, r.at);
         let ci = self.cell_slot(groups.iter().copied(), q);
-        let cell = &mut self.cells[ci].1;
-        cell.responses += 1;
-        cell.tokens += r.tokens;
+        let id = match r.id {
+            Some(id) if !id.is_empty() => Some(self.ids.intern(id)),
+            _ => None,
+        };
         if r.tokens == 0 {
             self.responses_without_tokens += 1;
         }
-        let mut bits = vec![0u64; n_themes.div_ceil(64)];
+        let shape = &*self.shape;
+        let s = &mut self.scratch;
+        let cell = &mut self.cells[ci].2;
+        cell.responses += 1;
+        cell.tokens += r.tokens;
+        s.bits.clear();
+        s.bits.resize(shape.stride(), 0);
         for (t, c) in r.counts.iter().enumerate() {
             let tc = &mut cell.themes[t];
             tc.hits += c.hits;
-            tc.score += c.score;
             tc.negated_hits += c.negated;
             if c.hits > 0 {
                 tc.responses_with_theme += 1;
-                bits[t / 64] |= 1 << (t % 64);
+                s.bits[t / 64] |= 1 << (t % 64);
             }
         }
-        // Per-entry: hits, and responses with at least one hit of the entry.
-        let mut seen: Vec<(u32, u32)> = Vec::new();
+        // Per entry: hits, and responses with at least one hit of the entry.
+        s.seen.clear();
         for m in r.matches.iter().filter(|m| !m.negated) {
-            let e = cell.entries.entry((m.theme, m.entry)).or_default();
+            let f = shape.flat(m.theme, m.entry);
+            let e = cell.entries.entry(f).or_default();
             e.hits += 1;
-            if !seen.contains(&(m.theme, m.entry)) {
-                seen.push((m.theme, m.entry));
+            e.units += if shape.liwc { m.len() as u64 } else { 1 };
+            if !s.seen.contains(&f) {
+                s.seen.push(f);
                 e.responses += 1;
             }
         }
         // Sole contributors: per theme (own or ancestor), the distinct
         // entries with a hit; exactly one means leaving it out removes the
         // theme from this response.
-        let mut per_theme: Vec<(u32, (u32, u32), u32)> = Vec::new();
-        for &(own, entry) in &seen {
-            let mut t = Some(own);
-            while let Some(ti) = t {
-                match per_theme.iter_mut().find(|x| x.0 == ti) {
+        s.per_theme.clear();
+        for &f in &s.seen {
+            for t in shape.chain(shape.flat_theme[f as usize]) {
+                match s.per_theme.iter_mut().find(|x| x.0 == t) {
                     Some(x) => x.2 += 1,
-                    None => per_theme.push((ti, (own, entry), 1)),
+                    None => s.per_theme.push((t, f, 1)),
                 }
-                t = r.parents.get(ti as usize).copied().flatten();
             }
         }
-        for (t, (own, entry), n) in per_theme {
+        for &(t, f, n) in &s.per_theme {
             if n == 1 {
-                *cell.sole.entry((t, own, entry)).or_default() += 1;
+                *cell
+                    .sole
+                    .entry(u64::from(f) << 32 | u64::from(t))
+                    .or_default() += 1;
             }
         }
-        match r.id {
-            None => {}
-            Some("") => cell.responses_without_id += 1,
-            Some(id) => {
-                // Look up before inserting: most answers come from a
-                // respondent already seen, and `entry` would allocate the key.
-                if !cell.respondents.contains_key(id) {
-                    cell.respondents.insert(id.to_string(), Vec::new());
-                }
-                let mine = cell.respondents.get_mut(id).expect("inserted above");
-                if mine.len() < bits.len() {
-                    mine.resize(bits.len(), 0);
-                }
-                for (a, b) in mine.iter_mut().zip(&bits) {
+        match (r.id, id) {
+            (_, Some(id)) => {
+                let mine = cell.respondents.bits_mut(id, shape.stride());
+                for (a, b) in mine.iter_mut().zip(&s.bits) {
                     *a |= b;
                 }
             }
+            (Some(_), None) => cell.responses_without_id += 1,
+            (None, None) => {}
         }
     }
 
-    /// Add another aggregate (e.g. a later chunk or another shard).
+    /// Add another aggregate (another worker's, or another shard's after
+    /// [`Aggregate::set_shard`]). Counts add up, respondents are united by
+    /// id, and a question keeps its earliest first appearance.
     pub fn merge(&mut self, other: &Aggregate) {
-        self.n_themes = self.n_themes.max(other.n_themes);
-        let remap: Vec<usize> = other
-            .questions
-            .iter()
-            .map(|q| self.question_index(q))
+        let qmap: Vec<usize> = (0..other.questions.len())
+            .map(|q| self.question_slot(&other.questions[q], other.first[q]))
             .collect();
-        for ((groups, q), cell) in &other.cells {
-            let ci = self.cell_slot(groups.iter().map(String::as_str), remap[*q]);
-            self.cells[ci].1.merge(cell);
+        let ids: Vec<u32> = (0..other.ids.len() as u32)
+            .map(|i| self.ids.intern(other.ids.get(i)))
+            .collect();
+        let stride = self.shape.stride();
+        for (groups, q, acc) in &other.cells {
+            let ci = self.cell_slot(groups.iter().map(String::as_str), qmap[*q]);
+            self.cells[ci].2.merge(acc, |id| ids[id as usize], stride);
         }
         self.responses_without_tokens += other.responses_without_tokens;
     }
@@ -323,11 +528,19 @@ impl Aggregate {
     /// Every output cell: the data's combinations plus every `All` level
     /// (each group column; the question too when there are several),
     /// crossed with the others' levels, in table order (levels sorted, `All`
-    /// last; questions in order of first appearance, `All` last).
+    /// last; questions in order of first appearance, `All` last). Scores
+    /// are computed here, from the per-entry counts in entry order.
     pub fn cells_with_all(&self) -> BTreeMap<CellKey, Cell> {
+        let shape = &*self.shape;
+        let (n_themes, stride) = (shape.n_themes(), shape.stride());
+        let order = self.question_order();
+        let mut rank = vec![0usize; order.len()];
+        for (r, &q) in order.iter().enumerate() {
+            rank[q] = r;
+        }
         let question_all = self.questions.len() > 1;
-        let mut out: BTreeMap<CellKey, Cell> = BTreeMap::new();
-        for ((groups, q), cell) in &self.cells {
+        let mut members: BTreeMap<CellKey, Vec<usize>> = BTreeMap::new();
+        for (ci, (groups, q, _)) in self.cells.iter().enumerate() {
             let n = groups.len();
             let dims = n + usize::from(question_all);
             for mask in 0u64..(1u64 << dims) {
@@ -345,58 +558,256 @@ impl Aggregate {
                 let q_all = question_all && mask >> n & 1 == 1;
                 let key = CellKey {
                     groups: levels,
-                    question_order: if q_all { usize::MAX } else { *q },
+                    question_order: if q_all { usize::MAX } else { rank[*q] },
                     question: if q_all {
                         Level::All
                     } else {
                         Level::Value(self.questions[*q].clone())
                     },
                 };
-                out.entry(key)
-                    .or_insert_with(|| Cell::new(self.n_themes))
-                    .merge(cell);
+                members.entry(key).or_default().push(ci);
             }
         }
+        let mut out = BTreeMap::new();
+        for (key, list) in members {
+            // One cell is used as it is; several are merged (respondents
+            // united) into a copy that lives only while it is counted.
+            let merged;
+            let acc = if let [one] = list[..] {
+                &self.cells[one].2
+            } else {
+                let mut m = Acc::new(n_themes);
+                for &ci in &list {
+                    m.merge(&self.cells[ci].2, |id| id, stride);
+                }
+                merged = m;
+                &merged
+            };
+            out.insert(key, self.output_cell(acc));
+        }
         out
+    }
+
+    fn output_cell(&self, acc: &Acc) -> Cell {
+        let shape = &*self.shape;
+        let mut themes = acc.themes.clone();
+        let entries: BTreeMap<(u32, u32), EntryCell> = acc
+            .entries
+            .iter()
+            .map(|(&f, &e)| (shape.unflat(f), e))
+            .collect();
+        for (&(own, e), ec) in &entries {
+            let w = ec.units as f64 * shape.weights[shape.flat(own, e) as usize];
+            for t in shape.chain(own) {
+                themes[t as usize].score += w;
+            }
+        }
+        let sole = acc
+            .sole
+            .iter()
+            .map(|(&k, &n)| {
+                let (own, e) = shape.unflat((k >> 32) as u32);
+                ((k as u32, own, e), n)
+            })
+            .collect();
+        let (respondents, respondents_with_theme) =
+            acc.respondents.counts(shape.n_themes(), shape.stride());
+        Cell {
+            responses: acc.responses,
+            tokens: acc.tokens,
+            themes,
+            entries,
+            responses_without_id: acc.responses_without_id,
+            sole,
+            respondents,
+            respondents_with_theme,
+        }
     }
 
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }
-}
 
-fn join_key<'g>(groups: impl Iterator<Item = &'g str>, q: usize) -> String {
-    let mut k = String::new();
-    for g in groups {
-        k.push_str(g);
-        k.push('\x1f');
-    }
-    k.push_str(&q.to_string());
-    k
-}
-
-/// JSON maps need string keys: write maps with tuple keys as lists of
-/// `[key, value]` pairs.
-mod as_pairs {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
-        map: &BTreeMap<K, V>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.collect_seq(map.iter())
+    /// The `partial.json` form, serialized in a canonical order (cells by
+    /// question order then groups, entries by theme and entry, respondents
+    /// by id), so the file is byte-identical for any thread count.
+    pub fn wire(&self) -> impl Serialize + '_ {
+        WireOut(self)
     }
 
-    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
-    where
-        K: Deserialize<'de> + Ord,
-        V: Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
-        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    /// Rebuild an aggregate from its `partial.json` form.
+    pub fn from_wire(w: WireAggregate, shape: Arc<Shape>) -> Result<Aggregate, String> {
+        let n_themes = shape.n_themes();
+        if w.n_themes != n_themes {
+            return Err(format!(
+                "has counts for {} themes, the lexicon has {n_themes}",
+                w.n_themes
+            ));
+        }
+        let stride = shape.stride();
+        let mut a = Aggregate::new(shape);
+        for (i, q) in w.questions.iter().enumerate() {
+            a.question_slot(q, (0, i as u64));
+        }
+        for ((groups, q), c) in w.cells {
+            if q >= w.questions.len() || c.themes.len() != n_themes {
+                return Err("has a malformed cell".into());
+            }
+            let ci = a.cell_slot(groups.iter().map(String::as_str), q);
+            let mut acc = Acc::new(n_themes);
+            acc.responses = c.responses;
+            acc.tokens = c.tokens;
+            acc.responses_without_id = c.responses_without_id;
+            acc.themes = c.themes;
+            let flat = |t: u32, e: u32| -> Result<u32, String> {
+                let s = &a.shape;
+                if (t as usize) < n_themes
+                    && e < s.entry_start[t as usize + 1] - s.entry_start[t as usize]
+                {
+                    Ok(s.flat(t, e))
+                } else {
+                    Err(format!(
+                        "names an entry ({t}, {e}) the lexicon does not have"
+                    ))
+                }
+            };
+            for ((t, e), ec) in c.entries {
+                acc.entries.insert(flat(t, e)?, ec);
+            }
+            for ((t, own, e), n) in c.sole {
+                acc.sole
+                    .insert(u64::from(flat(own, e)?) << 32 | u64::from(t), n);
+            }
+            for (id, bits) in &c.respondents {
+                let id = a.ids.intern(id);
+                let mine = acc.respondents.bits_mut(id, stride);
+                for (x, y) in mine.iter_mut().zip(bits) {
+                    *x |= y;
+                }
+            }
+            let stride1 = stride;
+            a.cells[ci].2.merge(&acc, |id| id, stride1);
+        }
+        a.responses_without_tokens = w.responses_without_tokens;
+        Ok(a)
+    }
+}
+
+/// An aggregate as `partial.json` holds it.
+#[derive(Debug, Deserialize)]
+pub struct WireAggregate {
+    n_themes: usize,
+    questions: Vec<String>,
+    cells: Vec<((Vec<String>, usize), WireCell)>,
+    responses_without_tokens: u64,
+}
+
+/// A cell as `partial.json` holds it.
+#[derive(Debug, Deserialize)]
+struct WireCell {
+    responses: u64,
+    tokens: u64,
+    themes: Vec<ThemeCell>,
+    entries: Vec<((u32, u32), EntryCell)>,
+    respondents: BTreeMap<String, Vec<u64>>,
+    responses_without_id: u64,
+    sole: Vec<((u32, u32, u32), u64)>,
+}
+
+struct WireOut<'a>(&'a Aggregate);
+
+impl Serialize for WireOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let order = a.question_order();
+        let mut rank = vec![0usize; order.len()];
+        for (r, &q) in order.iter().enumerate() {
+            rank[q] = r;
+        }
+        let mut cells: Vec<&(Vec<String>, usize, Acc)> = a.cells.iter().collect();
+        cells.sort_by(|x, y| (rank[x.1], &x.0).cmp(&(rank[y.1], &y.0)));
+        let questions: Vec<&str> = order.iter().map(|&q| a.questions[q].as_str()).collect();
+        let mut st = s.serialize_struct("Aggregate", 4)?;
+        st.serialize_field("n_themes", &a.shape.n_themes())?;
+        st.serialize_field("questions", &questions)?;
+        let cells: Vec<_> = cells
+            .into_iter()
+            .map(|(g, q, acc)| ((g, rank[*q]), WireCellOut { a, acc }))
+            .collect();
+        st.serialize_field("cells", &cells)?;
+        st.serialize_field("responses_without_tokens", &a.responses_without_tokens)?;
+        st.end()
+    }
+}
+
+struct WireCellOut<'a> {
+    a: &'a Aggregate,
+    acc: &'a Acc,
+}
+
+impl Serialize for WireCellOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (shape, acc) = (&*self.a.shape, self.acc);
+        let stride = shape.stride();
+        let mut entries: Vec<((u32, u32), EntryCell)> = acc
+            .entries
+            .iter()
+            .map(|(&f, &e)| (shape.unflat(f), e))
+            .collect();
+        entries.sort_unstable_by_key(|x| x.0);
+        let mut sole: Vec<((u32, u32, u32), u64)> = acc
+            .sole
+            .iter()
+            .map(|(&k, &n)| {
+                let (own, e) = shape.unflat((k >> 32) as u32);
+                ((k as u32, own, e), n)
+            })
+            .collect();
+        sole.sort_unstable_by_key(|x| x.0);
+        let mut st = s.serialize_struct("Cell", 7)?;
+        st.serialize_field("responses", &acc.responses)?;
+        st.serialize_field("tokens", &acc.tokens)?;
+        st.serialize_field("themes", &acc.themes)?;
+        st.serialize_field("entries", &entries)?;
+        st.serialize_field(
+            "respondents",
+            &RespondentsOut {
+                ids: &self.a.ids,
+                r: &acc.respondents,
+                stride,
+            },
+        )?;
+        st.serialize_field("responses_without_id", &acc.responses_without_id)?;
+        st.serialize_field("sole", &sole)?;
+        st.end()
+    }
+}
+
+struct RespondentsOut<'a> {
+    ids: &'a Interner,
+    r: &'a Respondents,
+    stride: usize,
+}
+
+impl Serialize for RespondentsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut list: Vec<(&str, u32)> = self
+            .r
+            .slots
+            .iter()
+            .map(|(&id, &slot)| (self.ids.get(id), slot))
+            .collect();
+        list.sort_unstable();
+        let mut m = s.serialize_map(Some(list.len()))?;
+        for (id, slot) in list {
+            let slot = slot as usize;
+            m.serialize_entry(
+                id,
+                &self.r.bits[slot * self.stride..(slot + 1) * self.stride],
+            )?;
+        }
+        m.end()
     }
 }
 
@@ -404,33 +815,40 @@ mod as_pairs {
 mod tests {
     use super::*;
 
-    fn counts(hits: &[u64]) -> Vec<ThemeCounts> {
-        hits.iter()
+    fn counts(hits: &[u64]) -> &'static [ThemeCounts] {
+        let v: Vec<ThemeCounts> = hits
+            .iter()
             .map(|&h| ThemeCounts {
                 hits: h,
                 negated: 0,
                 score: h as f64,
             })
-            .collect()
+            .collect();
+        Box::leak(v.into_boxed_slice())
+    }
+
+    /// Themes without entries, no hierarchy.
+    fn flat_shape(n: usize) -> Arc<Shape> {
+        Arc::new(Shape::new(vec![None; n], vec![Vec::new(); n], false))
+    }
+
+    fn coded(id: Option<&'static str>, c: &'static [ThemeCounts]) -> Coded<'static> {
+        Coded {
+            id,
+            at: (0, 0),
+            tokens: 10,
+            counts: c,
+            matches: &[],
+        }
     }
 
     #[test]
     fn all_levels_sum_and_union_respondents() {
-        let mut a = Aggregate::new(2);
-        let c1 = counts(&[1, 0]);
-        let c2 = counts(&[0, 2]);
-        let r = |id, c: &'static [ThemeCounts]| Coded {
-            id: Some(id),
-            tokens: 10,
-            counts: c,
-            matches: &[],
-            parents: &[],
-        };
-        let c1: &'static [ThemeCounts] = Box::leak(c1.into_boxed_slice());
-        let c2: &'static [ThemeCounts] = Box::leak(c2.into_boxed_slice());
-        a.add(&["AA"], "q1", r("p1", c1));
-        a.add(&["NA"], "q1", r("p2", c2));
-        a.add(&["AA"], "q2", r("p1", c2));
+        let mut a = Aggregate::new(flat_shape(2));
+        let (c1, c2) = (counts(&[1, 0]), counts(&[0, 2]));
+        a.add(&["AA"], "q1", coded(Some("p1"), c1));
+        a.add(&["NA"], "q1", coded(Some("p2"), c2));
+        a.add(&["AA"], "q2", coded(Some("p1"), c2));
         let cells = a.cells_with_all();
         // groups {AA, NA, All} × questions {q1, q2, All}, minus (NA, q2).
         assert_eq!(cells.len(), 8);
@@ -450,10 +868,8 @@ mod tests {
         assert_eq!(all.respondents_with_theme(1), 2);
     }
 
-    #[test]
-    fn entries_and_sole_contributors() {
-        use crate::matching::Match;
-        let m = |theme, entry, negated| Match {
+    fn m(theme: u32, entry: u32, negated: bool) -> Match {
+        Match {
             theme,
             entry,
             start: 0,
@@ -461,11 +877,19 @@ mod tests {
             byte_start: 0,
             byte_end: 1,
             negated,
-        };
-        // Theme 0 is the parent of themes 1 and 2.
-        let parents = [None, Some(0), Some(0)];
-        let c: &'static [ThemeCounts] = Box::leak(counts(&[2, 1, 1]).into_boxed_slice());
-        let mut a = Aggregate::new(3);
+        }
+    }
+
+    #[test]
+    fn entries_sole_contributors_and_scores() {
+        // Theme 0 is the parent of themes 1 and 2; theme 1's entry weighs 2.
+        let shape = Shape::new(
+            vec![None, Some(0), Some(0)],
+            vec![vec![], vec![2.0], vec![1.0, 1.0]],
+            false,
+        );
+        let c = counts(&[2, 1, 1]);
+        let mut a = Aggregate::new(Arc::new(shape));
         // Response 1: entry (1,0) twice and (2,0) once, plus a negated (2,1).
         let ms = [
             m(1, 0, false),
@@ -473,45 +897,23 @@ mod tests {
             m(2, 0, false),
             m(2, 1, true),
         ];
-        a.add(
-            &[],
-            "q",
-            Coded {
-                id: None,
-                tokens: 3,
-                counts: c,
-                matches: &ms,
-                parents: &parents,
-            },
-        );
+        let r = |ms: &'static [Match]| Coded {
+            matches: ms,
+            ..coded(None, c)
+        };
+        a.add(&[], "q", r(Box::leak(Box::new(ms))));
         // Response 2: only (1,0).
-        let ms2 = [m(1, 0, false)];
-        a.add(
-            &[],
-            "q",
-            Coded {
-                id: None,
-                tokens: 3,
-                counts: c,
-                matches: &ms2,
-                parents: &parents,
-            },
-        );
-        let cell = &a.cells[0].1;
-        assert_eq!(
-            cell.entries[&(1, 0)],
-            EntryCell {
-                hits: 3,
-                responses: 2
-            }
-        );
-        assert_eq!(
-            cell.entries[&(2, 0)],
-            EntryCell {
-                hits: 1,
-                responses: 1
-            }
-        );
+        a.add(&[], "q", r(Box::leak(Box::new([m(1, 0, false)]))));
+        let cells = a.cells_with_all();
+        assert_eq!(cells.len(), 1);
+        let cell = cells.values().next().unwrap();
+        let ec = |hits, responses| EntryCell {
+            hits,
+            responses,
+            units: hits,
+        };
+        assert_eq!(cell.entries[&(1, 0)], ec(3, 2));
+        assert_eq!(cell.entries[&(2, 0)], ec(1, 1));
         assert!(
             !cell.entries.contains_key(&(2, 1)),
             "negated matches are not hits"
@@ -522,30 +924,72 @@ mod tests {
         assert_eq!(cell.sole[&(0, 1, 0)], 1);
         assert_eq!(cell.sole[&(2, 2, 0)], 1);
         assert_eq!(cell.sole.get(&(0, 2, 0)), None);
+        // Scores from entries, rolled up: 3 × 2.0 + 1 × 1.0.
+        assert_eq!(cell.themes[1].score, 6.0);
+        assert_eq!(cell.themes[2].score, 1.0);
+        assert_eq!(cell.themes[0].score, 7.0);
     }
 
     #[test]
-    fn merge_equals_one_run() {
-        let c: &'static [ThemeCounts] = Box::leak(counts(&[1, 3]).into_boxed_slice());
-        let r = Coded {
-            id: Some("x"),
-            tokens: 5,
-            counts: c,
-            matches: &[],
-            parents: &[],
-        };
-        let mut one = Aggregate::new(2);
-        let mut s1 = Aggregate::new(2);
-        let mut s2 = Aggregate::new(2);
-        for (i, g) in ["a", "b", "a", "c"].iter().enumerate() {
-            one.add(&[g], "q", r);
-            if i < 2 {
-                s1.add(&[g], "q", r)
+    fn merge_equals_one_run_and_keeps_first_appearance() {
+        let c = counts(&[1, 3]);
+        let shape = flat_shape(2);
+        let mut one = Aggregate::new(shape.clone());
+        let mut s1 = Aggregate::new(shape.clone());
+        let mut s2 = Aggregate::new(shape);
+        let rows = [
+            ("a", "q2", "x"),
+            ("b", "q1", "y"),
+            ("a", "q1", "x"),
+            ("c", "q3", "z"),
+        ];
+        for (i, (g, q, id)) in rows.iter().enumerate() {
+            let r = Coded {
+                at: (i as u64, 0),
+                ..coded(Some(id), c)
+            };
+            one.add(&[g], q, r);
+            // Rows split out of order between two workers.
+            if i % 2 == 1 {
+                s1.add(&[g], q, r)
             } else {
-                s2.add(&[g], "q", r)
+                s2.add(&[g], q, r)
             }
         }
         s1.merge(&s2);
+        assert_eq!(s1.questions(), ["q2", "q1", "q3"]);
         assert_eq!(s1.cells_with_all(), one.cells_with_all());
+        let json = |a: &Aggregate| serde_json::to_string(&a.wire()).unwrap();
+        assert_eq!(json(&s1), json(&one), "partial.json is canonical");
+    }
+
+    #[test]
+    fn wire_round_trip() {
+        let shape = Arc::new(Shape::new(
+            vec![None, Some(0)],
+            vec![vec![], vec![1.5]],
+            false,
+        ));
+        let mut a = Aggregate::new(shape.clone());
+        let c = counts(&[1, 1]);
+        let ms: &'static [Match] = Box::leak(Box::new([m(1, 0, false)]));
+        for (g, id) in [("a", "p1"), ("b", "p2"), ("a", "")] {
+            a.add(
+                &[g],
+                "q",
+                Coded {
+                    matches: ms,
+                    ..coded(Some(id), c)
+                },
+            );
+        }
+        let json = serde_json::to_string(&a.wire()).unwrap();
+        let w: WireAggregate = serde_json::from_str(&json).unwrap();
+        let b = Aggregate::from_wire(w, shape.clone()).unwrap();
+        assert_eq!(a.cells_with_all(), b.cells_with_all());
+        assert_eq!(serde_json::to_string(&b.wire()).unwrap(), json);
+        let w: WireAggregate = serde_json::from_str(&json).unwrap();
+        let other = Arc::new(Shape::new(vec![None], vec![vec![]], false));
+        assert!(Aggregate::from_wire(w, other).is_err());
     }
 }

@@ -15,12 +15,12 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::aggregate::{Aggregate, Coded};
+use crate::aggregate::{Aggregate, Coded, Shape, WireAggregate};
 use crate::error::Error;
 use crate::export::tables::{self, TableContext};
 use crate::export::{fmt_f64, safe_names};
@@ -171,7 +171,6 @@ struct RunCtx<'a> {
     /// Themes with a column in `responses.csv`, by index.
     columns: Vec<usize>,
     group_names: &'a [String],
-    parents: Vec<Option<u32>>,
     kwic: bool,
     context: usize,
     excel_csv: bool,
@@ -191,14 +190,30 @@ impl RunCtx<'_> {
     }
 }
 
-/// Per-thread working memory.
-#[derive(Default)]
+/// Per-thread working memory, and the thread's counts: each worker
+/// aggregates the chunks it codes, and the workers' aggregates are merged
+/// once at the end (exact, so the result does not depend on which worker
+/// coded which chunk).
 struct Worker {
+    agg: Aggregate,
     tokens: Tokens,
     scratch: Scratch,
     matches: Vec<Match>,
     counts: Vec<ThemeCounts>,
     record: Record,
+}
+
+impl Worker {
+    fn new(shape: &Arc<Shape>) -> Worker {
+        Worker {
+            agg: Aggregate::new(shape.clone()),
+            tokens: Tokens::default(),
+            scratch: Scratch::default(),
+            matches: Vec::new(),
+            counts: Vec::new(),
+            record: Record::default(),
+        }
+    }
 }
 
 /// A CSV record whose field buffers are reused from row to row.
@@ -234,7 +249,6 @@ struct ChunkOut {
     responses: Vec<u8>,
     uncoded: Vec<u8>,
     kwic: Vec<u8>,
-    agg: Aggregate,
     coded: u64,
     empty: u64,
     uncoded_n: u64,
@@ -323,7 +337,6 @@ pub fn run(
         check_question_label: wide || layout.question.is_some(),
         columns: table_themes.clone(),
         group_names: &group_names,
-        parents: matcher.themes().iter().map(|t| t.parent).collect(),
         kwic: opts.kwic,
         context: opts.context,
         excel_csv: opts.excel_csv,
@@ -383,78 +396,83 @@ pub fn run(
     // The reader thread: batches through a bounded queue, so memory stays
     // bounded whatever the input size.
     let (tx, rx) = mpsc::sync_channel::<Result<crate::ingest::Batch, Error>>(2);
-    let mut total = Aggregate::new(matcher.themes().len());
+    let shape = Arc::new(Shape::of(&matcher));
     let mut acc = Accounting {
         text_columns: layout.text.len() as u64,
         ..Accounting::default()
     };
     let mut invalid: Vec<(usize, u64)> = Vec::new();
-    let stats: Vec<InputStats> = std::thread::scope(|scope| -> Result<Vec<InputStats>, Error> {
-        let handle = scope.spawn(move || {
-            let mut reader = reader;
-            loop {
-                match reader.next_batch() {
-                    Ok(Some(b)) => {
-                        if tx.send(Ok(b)).is_err() {
+    let (stats, total) =
+        std::thread::scope(|scope| -> Result<(Vec<InputStats>, Aggregate), Error> {
+            let handle = scope.spawn(move || {
+                let mut reader = reader;
+                loop {
+                    match reader.next_batch() {
+                        Ok(Some(b)) => {
+                            if tx.send(Ok(b)).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
                             break;
                         }
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        break;
-                    }
                 }
-            }
-            reader.finish()
-        });
-        // One worker (scratch buffers and the matcher's per-token memo) per
-        // thread for the whole run, so the memo stays warm across batches.
-        // Which worker codes a chunk does not change its output.
-        let workers: Vec<std::sync::Mutex<Worker>> = (0..pool.current_num_threads().max(1))
-            .map(|_| std::sync::Mutex::new(Worker::default()))
-            .collect();
-        let mut single_worker = Worker::default();
-        for batch in rx.iter() {
-            let batch = batch?;
-            let chunks: Vec<&[Row]> = batch.rows.chunks(CHUNK_ROWS).collect();
-            let outs: Vec<Result<ChunkOut, Error>> = if single {
-                chunks
-                    .iter()
-                    .map(|c| code_chunk(&ctx, c, &mut single_worker))
-                    .collect()
-            } else {
-                pool.install(|| {
+                reader.finish()
+            });
+            // One worker (scratch buffers and the matcher's per-token memo) per
+            // thread for the whole run, so the memo stays warm across batches.
+            // Which worker codes a chunk does not change its output.
+            let workers: Vec<std::sync::Mutex<Worker>> = (0..pool.current_num_threads().max(1))
+                .map(|_| std::sync::Mutex::new(Worker::new(&shape)))
+                .collect();
+            let mut single_worker = Worker::new(&shape);
+            for batch in rx.iter() {
+                let batch = batch?;
+                let chunks: Vec<&[Row]> = batch.rows.chunks(CHUNK_ROWS).collect();
+                let outs: Vec<Result<ChunkOut, Error>> = if single {
                     chunks
-                        .par_iter()
-                        .map(|c| {
-                            let i = rayon::current_thread_index().unwrap_or(0) % workers.len();
-                            let mut w = workers[i].lock().unwrap_or_else(|e| e.into_inner());
-                            code_chunk(&ctx, c, &mut w)
-                        })
+                        .iter()
+                        .map(|c| code_chunk(&ctx, c, &mut single_worker))
                         .collect()
-                })
-            };
-            for out in outs {
-                let out = out?;
-                files.responses.write(&out.responses)?;
-                files.uncoded.write(&out.uncoded)?;
-                if let Some(k) = files.kwic.as_mut() {
-                    k.write(&out.kwic)?;
+                } else {
+                    pool.install(|| {
+                        chunks
+                            .par_iter()
+                            .map(|c| {
+                                let i = rayon::current_thread_index().unwrap_or(0) % workers.len();
+                                let mut w = workers[i].lock().unwrap_or_else(|e| e.into_inner());
+                                code_chunk(&ctx, c, &mut w)
+                            })
+                            .collect()
+                    })
+                };
+                for out in outs {
+                    let out = out?;
+                    files.responses.write(&out.responses)?;
+                    files.uncoded.write(&out.uncoded)?;
+                    if let Some(k) = files.kwic.as_mut() {
+                        k.write(&out.kwic)?;
+                    }
+                    acc.responses_coded += out.coded;
+                    acc.responses_empty += out.empty;
+                    acc.responses_uncoded += out.uncoded_n;
+                    acc.responses_without_id += out.without_id;
+                    invalid.extend(out.invalid_utf8);
                 }
-                total.merge(&out.agg);
-                acc.responses_coded += out.coded;
-                acc.responses_empty += out.empty;
-                acc.responses_uncoded += out.uncoded_n;
-                acc.responses_without_id += out.without_id;
-                invalid.extend(out.invalid_utf8);
+                write_skipped(&mut files.skipped, &batch.skipped)?;
+                bar.set_position(progress.load(Ordering::Relaxed));
             }
-            write_skipped(&mut files.skipped, &batch.skipped)?;
-            bar.set_position(progress.load(Ordering::Relaxed));
-        }
-        let stats = handle.join().expect("the reader thread does not panic");
-        Ok(stats)
-    })?;
+            let stats = handle.join().expect("the reader thread does not panic");
+            let mut total = single_worker.agg;
+            for w in workers {
+                let w = w.into_inner().unwrap_or_else(|e| e.into_inner());
+                total.merge(&w.agg);
+            }
+            Ok((stats, total))
+        })?;
     bar.finish_and_clear();
 
     let mut stats = stats;
@@ -662,7 +680,6 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
         responses: Vec::with_capacity(rows.len() * 64),
         uncoded: Vec::new(),
         kwic: Vec::new(),
-        agg: Aggregate::new(ctx.matcher.themes().len()),
         coded: 0,
         empty: 0,
         uncoded_n: 0,
@@ -710,15 +727,15 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             let covered = ctx
                 .matcher
                 .covered_tokens(n_tokens, &w.matches, &mut w.scratch);
-            out.agg.add(
+            w.agg.add(
                 &group_refs,
                 question,
                 Coded {
                     id: id.as_deref(),
+                    at: (row.row, *col as u64),
                     tokens: n_tokens as u64,
                     counts: &w.counts,
                     matches: &w.matches,
-                    parents: &ctx.parents,
                 },
             );
             if id.as_deref() == Some("") {
@@ -902,7 +919,7 @@ pub(crate) fn write_tables(
 /// What `partial.json` holds: the mergeable counts of a run and what must
 /// agree for two runs to be merged.
 #[derive(Serialize, serde::Deserialize)]
-pub struct Partial {
+pub struct Partial<A = WireAggregate> {
     /// Always `thematic-partial`.
     pub format: String,
     /// Format version.
@@ -917,9 +934,13 @@ pub struct Partial {
     pub has_ids: bool,
     /// Row accounting.
     pub accounting: Accounting,
-    /// The counts.
-    pub aggregate: Aggregate,
+    /// The counts ([`Aggregate::wire`] when written).
+    pub aggregate: A,
 }
+
+/// Version of the `partial.json` format: 2 since scores are recomputed
+/// from per-entry counts (entries carry `units`).
+pub const PARTIAL_VERSION: u32 = 2;
 
 fn write_partial(
     dir: &Path,
@@ -932,13 +953,13 @@ fn write_partial(
 ) -> Result<(), Error> {
     let p = Partial {
         format: "thematic-partial".into(),
-        version: 1,
+        version: PARTIAL_VERSION,
         lexicon_name: lexicon.name.clone(),
         lexicon_sha256: source.sha256.clone(),
         group_names: group_names.to_vec(),
         has_ids,
         accounting: acc.clone(),
-        aggregate: agg.clone(),
+        aggregate: agg.wire(),
     };
     let f = File::create(dir.join("partial.json")).map_err(|e| Error::io("partial.json", e))?;
     serde_json::to_writer(BufWriter::new(f), &p)

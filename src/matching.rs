@@ -189,9 +189,9 @@ struct Cand {
 pub struct Matcher {
     semantics: Semantics,
     themes: Vec<ThemeInfo>,
-    exact: FxHashMap<String, u32>,
-    prefixes: FxHashMap<String, u32>,
-    prefix_lens: Vec<usize>,
+    /// Exact words and wildcard prefixes (and negation cues and break
+    /// words), walked once per token.
+    trie: Trie,
     regexes: Vec<(u32, regex::Regex)>,
     entries: Vec<CEntry>,
     by_first: Vec<Vec<u32>>,
@@ -251,9 +251,7 @@ impl Matcher {
         let mut m = Matcher {
             semantics: lex.semantics,
             themes,
-            exact: FxHashMap::default(),
-            prefixes: FxHashMap::default(),
-            prefix_lens: Vec::new(),
+            trie: Trie::new(),
             regexes: Vec::new(),
             entries: Vec::new(),
             by_first: Vec::new(),
@@ -286,8 +284,6 @@ impl Matcher {
                 }
             }
         }
-        m.prefix_lens.sort_unstable();
-        m.prefix_lens.dedup();
         m.by_first = vec![Vec::new(); keys.len()];
         for (e, entry) in m.entries.iter().enumerate() {
             m.by_first[entry.pats[0] as usize].push(e as u32);
@@ -321,8 +317,18 @@ impl Matcher {
                     ScopeBreak::Chars(s) => c.break_chars.push(s.clone()),
                 }
             }
+            for s in &c.cue_exact {
+                m.trie.insert(s.as_bytes()).exact_flags |= CUE;
+            }
+            for s in &c.cue_prefix {
+                m.trie.insert(s.as_bytes()).prefix_flags |= CUE;
+            }
+            for s in &c.break_words {
+                m.trie.insert(s.as_bytes()).exact_flags |= BREAK_WORD;
+            }
             c
         });
+        m.trie.freeze();
         m
     }
 
@@ -331,13 +337,8 @@ impl Matcher {
         let id = *keys.entry(p.key()).or_insert(next);
         if id == next {
             match p {
-                TokenPattern::Exact(s) => {
-                    self.exact.insert(s.clone(), id);
-                }
-                TokenPattern::Prefix(s) => {
-                    self.prefixes.insert(s.clone(), id);
-                    self.prefix_lens.push(s.len());
-                }
+                TokenPattern::Exact(s) => self.trie.insert(s.as_bytes()).exact = id,
+                TokenPattern::Prefix(s) => self.trie.insert(s.as_bytes()).prefix = id,
                 // A glob is a whole-token regex for matching purposes.
                 TokenPattern::Regex(re) | TokenPattern::Glob { re, .. } => {
                     self.regexes.push((id, re.clone()))
@@ -406,6 +407,18 @@ impl Matcher {
     }
 
     fn classify_tokens(&self, tokens: &Tokens, s: &mut Scratch) {
+        if self.regexes.is_empty() {
+            // Words and wildcards only: the trie walk is cheaper than a memo
+            // lookup (a memo of a large vocabulary misses the cache).
+            s.pool.clear();
+            s.info.clear();
+            for i in 0..tokens.len() {
+                let info = self.classify(tokens.text(i), &mut s.pool);
+                s.info.push(info);
+            }
+            return;
+        }
+        // Regexes are costly: memoize each distinct token's patterns.
         if s.cache.len() + s.short.len() > CACHE_LIMIT {
             s.cache.clear();
             s.short.clear();
@@ -439,35 +452,16 @@ impl Matcher {
     /// The patterns and flags of one distinct token (the memoized work).
     fn classify(&self, tok: &str, pool: &mut Vec<u32>) -> TokInfo {
         let start = pool.len();
-        if let Some(&p) = self.exact.get(tok) {
-            pool.push(p);
-        }
-        for &l in &self.prefix_lens {
-            if l > tok.len() {
-                break;
-            }
-            if tok.is_char_boundary(l)
-                && let Some(&p) = self.prefixes.get(&tok[..l])
-            {
-                pool.push(p);
-            }
-        }
+        let mut flags = self.trie.walk(tok.as_bytes(), pool);
         for (p, re) in &self.regexes {
             if re.is_match(tok) {
                 pool.push(*p);
             }
         }
-        let mut flags = 0;
-        if let Some(neg) = &self.negation {
-            if neg.cue_exact.contains(tok)
-                || neg.cue_prefix.iter().any(|c| tok.starts_with(c.as_str()))
-                || neg.cue_suffix.iter().any(|c| tok.ends_with(c.as_str()))
-            {
-                flags |= CUE;
-            }
-            if neg.break_words.contains(tok) {
-                flags |= BREAK_WORD;
-            }
+        if let Some(neg) = &self.negation
+            && neg.cue_suffix.iter().any(|c| tok.ends_with(c.as_str()))
+        {
+            flags |= CUE;
         }
         TokInfo {
             start: start as u32,
@@ -694,6 +688,147 @@ impl Matcher {
             covered[m.start as usize..m.end as usize].fill(true);
         }
         covered.iter().filter(|&&c| c).count()
+    }
+}
+
+/// No pattern at a trie node.
+const NONE: u32 = u32::MAX;
+
+/// What a trie node says about a token that ends there (`exact`) or
+/// merely passes through it (`prefix`).
+#[derive(Clone, Copy, Debug)]
+struct TrieNode {
+    /// `edges[first..first + len]`: the children, sorted by byte.
+    first: u32,
+    len: u32,
+    exact: u32,
+    prefix: u32,
+    exact_flags: u8,
+    prefix_flags: u8,
+}
+
+/// A byte trie over the lexicon's exact words and wildcard prefixes, plus
+/// negation cues and break words. One walk over a token's bytes finds its
+/// exact pattern, every wildcard prefix it starts with (shortest first) and
+/// its negation flags; most tokens fall off within the first bytes, so the
+/// cost per token does not grow with the lexicon.
+#[derive(Debug)]
+struct Trie {
+    nodes: Vec<TrieNode>,
+    labels: Vec<u8>,
+    children: Vec<u32>,
+    /// The root's children by byte (the root has many).
+    root: Box<[u32; 256]>,
+    /// While building: each node's (byte, child) pairs.
+    building: Vec<Vec<(u8, u32)>>,
+}
+
+impl TrieNode {
+    const EMPTY: TrieNode = TrieNode {
+        first: 0,
+        len: 0,
+        exact: NONE,
+        prefix: NONE,
+        exact_flags: 0,
+        prefix_flags: 0,
+    };
+}
+
+impl Trie {
+    fn new() -> Trie {
+        Trie {
+            nodes: vec![TrieNode::EMPTY],
+            labels: Vec::new(),
+            children: Vec::new(),
+            root: Box::new([NONE; 256]),
+            building: vec![Vec::new()],
+        }
+    }
+
+    /// The node of `key`, created with its path when new.
+    fn insert(&mut self, key: &[u8]) -> &mut TrieNode {
+        let mut node = 0usize;
+        for &b in key {
+            node = match self.building[node].iter().find(|e| e.0 == b) {
+                Some(&(_, c)) => c as usize,
+                None => {
+                    let c = self.nodes.len();
+                    self.nodes.push(TrieNode::EMPTY);
+                    self.building.push(Vec::new());
+                    self.building[node].push((b, c as u32));
+                    c
+                }
+            };
+        }
+        &mut self.nodes[node]
+    }
+
+    /// Lay the nodes out breadth first (the levels every token visits stay
+    /// together in cache) with their children flat and sorted by byte.
+    fn freeze(&mut self) {
+        let mut building = std::mem::take(&mut self.building);
+        let mut order = vec![0usize];
+        let mut new_id = vec![NONE; self.nodes.len()];
+        new_id[0] = 0;
+        let mut i = 0;
+        while i < order.len() {
+            let kids = &mut building[order[i]];
+            kids.sort_unstable();
+            for &(_, c) in kids.iter() {
+                new_id[c as usize] = order.len() as u32;
+                order.push(c as usize);
+            }
+            i += 1;
+        }
+        let old = std::mem::take(&mut self.nodes);
+        for &o in &order {
+            let mut n = old[o];
+            n.first = self.labels.len() as u32;
+            n.len = building[o].len() as u32;
+            for &(b, c) in &building[o] {
+                if o == 0 {
+                    self.root[b as usize] = new_id[c as usize];
+                }
+                self.labels.push(b);
+                self.children.push(new_id[c as usize]);
+            }
+            self.nodes.push(n);
+        }
+    }
+
+    /// Push the patterns of `tok` to `pool`; return its negation flags.
+    #[inline]
+    fn walk(&self, tok: &[u8], pool: &mut Vec<u32>) -> u8 {
+        let mut flags = 0;
+        let mut node = 0usize;
+        for (i, &b) in tok.iter().enumerate() {
+            let n = &self.nodes[node];
+            if n.prefix != NONE {
+                pool.push(n.prefix);
+            }
+            flags |= n.prefix_flags;
+            let child = if i == 0 {
+                self.root[b as usize]
+            } else {
+                let (first, len) = (n.first as usize, n.len as usize);
+                match self.labels[first..first + len].iter().position(|&l| l == b) {
+                    Some(k) => self.children[first + k],
+                    None => NONE,
+                }
+            };
+            if child == NONE {
+                return flags;
+            }
+            node = child as usize;
+        }
+        let n = &self.nodes[node];
+        if n.prefix != NONE {
+            pool.push(n.prefix);
+        }
+        if n.exact != NONE {
+            pool.push(n.exact);
+        }
+        flags | n.prefix_flags | n.exact_flags
     }
 }
 
@@ -972,6 +1107,62 @@ mod tests {
     fn without_negation_section_nothing_is_negated() {
         let m = compile("[[theme]]\nid = \"a\"\nterms = [\"judged\"]");
         assert_eq!(run(&m, "I never felt judged"), ["a:judged@3..4"]);
+    }
+
+    #[test]
+    fn trie_walk_equals_naive_lookup() {
+        let exact = ["a", "ab", "abc", "über", "don't", "zz"];
+        let prefix = ["a", "abc", "üb", "d", ""];
+        let mut t = Trie::new();
+        for (i, w) in exact.iter().enumerate() {
+            t.insert(w.as_bytes()).exact = i as u32;
+        }
+        for (i, w) in prefix.iter().enumerate() {
+            t.insert(w.as_bytes()).prefix = 100 + i as u32;
+        }
+        t.insert(b"no").exact_flags |= CUE;
+        t.insert(b"un").prefix_flags |= CUE;
+        t.freeze();
+        let tokens = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "b",
+            "über",
+            "übe",
+            "ü",
+            "u",
+            "don't",
+            "do",
+            "zz",
+            "zzz",
+            "no",
+            "non",
+            "un",
+            "unhappy",
+            "u\u{308}ber",
+        ];
+        for tok in tokens {
+            let mut want: Vec<u32> = Vec::new();
+            want.extend(exact.iter().position(|w| *w == tok).map(|i| i as u32));
+            for (i, p) in prefix.iter().enumerate() {
+                if tok.starts_with(p) {
+                    want.push(100 + i as u32);
+                }
+            }
+            let want_flags = if tok == "no" || tok.starts_with("un") {
+                CUE
+            } else {
+                0
+            };
+            let mut got = Vec::new();
+            let flags = t.walk(tok.as_bytes(), &mut got);
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!((got, flags), (want, want_flags), "{tok:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::aggregate::Aggregate;
+use std::sync::Arc;
+
+use crate::aggregate::{Aggregate, Shape};
 use crate::code::{Accounting, LexiconSource, Partial, write_tables};
 use crate::error::Error;
 use crate::export::tables::{self, TableContext};
@@ -77,10 +79,13 @@ fn read_partial(p: &Path) -> Result<(Partial, PartialInfo), Error> {
         path: name.clone(),
         message: format!("not a thematic partial.json: {e}"),
     })?;
-    if partial.format != "thematic-partial" || partial.version != 1 {
+    if partial.format != "thematic-partial" || partial.version != crate::code::PARTIAL_VERSION {
         return Err(Error::Input {
             path: name,
-            message: "not a thematic partial.json (format version 1)".into(),
+            message: format!(
+                "not a thematic partial.json (format version {})",
+                crate::code::PARTIAL_VERSION
+            ),
         });
     }
     let info = PartialInfo {
@@ -102,7 +107,8 @@ pub fn run(
         ));
     }
     let matcher = Matcher::new(lexicon);
-    let mut total = Aggregate::new(matcher.themes().len());
+    let shape = Arc::new(Shape::of(&matcher));
+    let mut total = Aggregate::new(shape.clone());
     let mut acc = Accounting::default();
     let mut infos = Vec::new();
     let mut first: Option<(Vec<String>, bool)> = None;
@@ -143,7 +149,15 @@ pub fn run(
                 ),
             });
         }
-        total.merge(&partial.aggregate);
+        let mut agg =
+            Aggregate::from_wire(partial.aggregate, shape.clone()).map_err(|m| Error::Input {
+                path: info.path.clone(),
+                message: m,
+            })?;
+        // Questions keep their order of first appearance across the
+        // partials, in the order given.
+        agg.set_shard(infos.len() as u64);
+        total.merge(&agg);
         let a = &partial.accounting;
         acc.rows_read += a.rows_read;
         acc.rows_skipped += a.rows_skipped;
@@ -203,13 +217,13 @@ pub fn run(
     let mut written = write_tables(tmp.path(), &tctx, &cells, opts.excel_csv)?;
     let merged = Partial {
         format: "thematic-partial".into(),
-        version: 1,
+        version: crate::code::PARTIAL_VERSION,
         lexicon_name: lexicon.name.clone(),
         lexicon_sha256: source.sha256.clone(),
         group_names: group_names.clone(),
         has_ids,
         accounting: acc.clone(),
-        aggregate: total,
+        aggregate: total.wire(),
     };
     let json = serde_json::to_vec(&merged).map_err(|e| Error::Data(e.to_string()))?;
     std::fs::write(tmp.path().join("partial.json"), json)
