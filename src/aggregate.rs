@@ -328,13 +328,25 @@ pub struct CellKey {
 }
 
 /// Working memory of [`Aggregate::add`], reused from response to response.
+/// `stamp` says which response last touched a slot, so nothing is cleared
+/// per response and membership costs one load, however many entries match.
 #[derive(Clone, Debug, Default)]
 struct AddScratch {
     bits: Vec<u64>,
-    /// Distinct flat entries with a hit in the response.
+    /// The current response's number (starts at 1).
+    stamp: u32,
+    /// Flat entry → response that last had a hit of it.
+    entry_stamp: Vec<u32>,
+    /// Distinct flat entries with a hit in the response, in order of first
+    /// hit.
     seen: Vec<u32>,
-    /// (theme, flat entry, distinct entries) for the sole-contributor count.
-    per_theme: Vec<(u32, u32, u32)>,
+    /// Theme → response that last had a hit in its subtree, the first such
+    /// entry and the number of distinct entries.
+    theme_stamp: Vec<u32>,
+    theme_entry: Vec<u32>,
+    theme_distinct: Vec<u32>,
+    /// Themes touched by the response, in order of first touch.
+    touched: Vec<u32>,
 }
 
 /// Counts over many responses: mergeable partial results.
@@ -464,13 +476,28 @@ impl Aggregate {
             }
         }
         // Per entry: hits, and responses with at least one hit of the entry.
+        if s.entry_stamp.len() != shape.weights.len() {
+            s.entry_stamp = vec![0; shape.weights.len()];
+            s.theme_stamp = vec![0; shape.n_themes()];
+            s.theme_entry = vec![0; shape.n_themes()];
+            s.theme_distinct = vec![0; shape.n_themes()];
+        }
+        s.stamp = s.stamp.wrapping_add(1);
+        if s.stamp == 0 {
+            // Wrapped around: forget every old stamp.
+            s.entry_stamp.fill(0);
+            s.theme_stamp.fill(0);
+            s.stamp = 1;
+        }
+        let stamp = s.stamp;
         s.seen.clear();
         for m in r.matches.iter().filter(|m| !m.negated) {
             let f = shape.flat(m.theme, m.entry);
             let e = cell.entries.entry(f).or_default();
             e.hits += 1;
             e.units += if shape.liwc { m.len() as u64 } else { 1 };
-            if !s.seen.contains(&f) {
+            if s.entry_stamp[f as usize] != stamp {
+                s.entry_stamp[f as usize] = stamp;
                 s.seen.push(f);
                 e.responses += 1;
             }
@@ -478,17 +505,24 @@ impl Aggregate {
         // Sole contributors: per theme (own or ancestor), the distinct
         // entries with a hit; exactly one means leaving it out removes the
         // theme from this response.
-        s.per_theme.clear();
+        s.touched.clear();
         for &f in &s.seen {
             for t in shape.chain(shape.flat_theme[f as usize]) {
-                match s.per_theme.iter_mut().find(|x| x.0 == t) {
-                    Some(x) => x.2 += 1,
-                    None => s.per_theme.push((t, f, 1)),
+                let ti = t as usize;
+                if s.theme_stamp[ti] != stamp {
+                    s.theme_stamp[ti] = stamp;
+                    s.theme_entry[ti] = f;
+                    s.theme_distinct[ti] = 1;
+                    s.touched.push(t);
+                } else {
+                    s.theme_distinct[ti] += 1;
                 }
             }
         }
-        for &(t, f, n) in &s.per_theme {
-            if n == 1 {
+        for &t in &s.touched {
+            let ti = t as usize;
+            if s.theme_distinct[ti] == 1 {
+                let f = s.theme_entry[ti];
                 *cell
                     .sole
                     .entry(u64::from(f) << 32 | u64::from(t))

@@ -862,7 +862,7 @@ fn read_data(
     let mut out: HashMap<Key, String> = HashMap::new();
     let mut dup: BTreeSet<Key> = BTreeSet::new();
     while let Some(batch) = reader.next_batch()? {
-        for row in &batch.rows {
+        for row in batch.rows() {
             let l = &row.layout;
             for (col, col_name) in &l.text {
                 let question = l

@@ -24,7 +24,7 @@ use crate::aggregate::{Aggregate, Coded, Shape, WireAggregate};
 use crate::error::Error;
 use crate::export::tables::{self, TableContext};
 use crate::export::{fmt_f64, safe_names};
-use crate::ingest::{ColumnSpec, Input, InputStats, ReadOptions, Reader, Row, Skipped};
+use crate::ingest::{Batch, ColumnSpec, Input, InputStats, ReadOptions, Reader, Row, Skipped};
 use crate::lexicon::Lexicon;
 use crate::matching::{Match, Matcher, Scratch, ThemeCounts};
 use crate::tokenize::{Tokenizer, Tokens};
@@ -394,8 +394,10 @@ pub fn run(
     let progress = reader.progress();
 
     // The reader thread: batches through a bounded queue, so memory stays
-    // bounded whatever the input size.
-    let (tx, rx) = mpsc::sync_channel::<Result<crate::ingest::Batch, Error>>(2);
+    // bounded whatever the input size. Coded batches go back to the reader
+    // to be filled again, so their buffers are allocated once.
+    let (tx, rx) = mpsc::sync_channel::<Result<Batch, Error>>(2);
+    let (back_tx, back_rx) = mpsc::channel::<Batch>();
     let shape = Arc::new(Shape::of(&matcher));
     let mut acc = Accounting {
         text_columns: layout.text.len() as u64,
@@ -407,13 +409,14 @@ pub fn run(
             let handle = scope.spawn(move || {
                 let mut reader = reader;
                 loop {
-                    match reader.next_batch() {
-                        Ok(Some(b)) => {
+                    let mut b = back_rx.try_recv().unwrap_or_default();
+                    match reader.next_batch_into(&mut b) {
+                        Ok(true) => {
                             if tx.send(Ok(b)).is_err() {
                                 break;
                             }
                         }
-                        Ok(None) => break,
+                        Ok(false) => break,
                         Err(e) => {
                             let _ = tx.send(Err(e));
                             break;
@@ -431,11 +434,14 @@ pub fn run(
             let mut single_worker = Worker::new(&shape);
             for batch in rx.iter() {
                 let batch = batch?;
-                let chunks: Vec<&[Row]> = batch.rows.chunks(CHUNK_ROWS).collect();
+                let chunks: Vec<std::ops::Range<usize>> = (0..batch.len())
+                    .step_by(CHUNK_ROWS)
+                    .map(|s| s..batch.len().min(s + CHUNK_ROWS))
+                    .collect();
                 let outs: Vec<Result<ChunkOut, Error>> = if single {
                     chunks
                         .iter()
-                        .map(|c| code_chunk(&ctx, c, &mut single_worker))
+                        .map(|c| code_chunk(&ctx, &batch, c.clone(), &mut single_worker))
                         .collect()
                 } else {
                     pool.install(|| {
@@ -444,7 +450,7 @@ pub fn run(
                             .map(|c| {
                                 let i = rayon::current_thread_index().unwrap_or(0) % workers.len();
                                 let mut w = workers[i].lock().unwrap_or_else(|e| e.into_inner());
-                                code_chunk(&ctx, c, &mut w)
+                                code_chunk(&ctx, &batch, c.clone(), &mut w)
                             })
                             .collect()
                     })
@@ -464,6 +470,9 @@ pub fn run(
                 }
                 write_skipped(&mut files.skipped, &batch.skipped)?;
                 bar.set_position(progress.load(Ordering::Relaxed));
+                // The reader may have finished already: then the batch is
+                // simply dropped.
+                let _ = back_tx.send(batch);
             }
             let stats = handle.join().expect("the reader thread does not panic");
             let mut total = single_worker.agg;
@@ -675,7 +684,12 @@ pub fn run(
 }
 
 /// Code one chunk of rows.
-fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut, Error> {
+fn code_chunk(
+    ctx: &RunCtx<'_>,
+    batch: &Batch,
+    rows: std::ops::Range<usize>,
+    w: &mut Worker,
+) -> Result<ChunkOut, Error> {
     let mut out = ChunkOut {
         responses: Vec::with_capacity(rows.len() * 64),
         uncoded: Vec::new(),
@@ -690,8 +704,8 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
     let mut uncoded = csv::Writer::from_writer(Vec::new());
     let mut kwic = csv::Writer::from_writer(Vec::new());
     let csv_mem = |e: csv::Error| Error::Data(format!("formatting CSV: {e}"));
-    for row in rows {
-        let layout = &row.layout;
+    for row in rows.map(|i| batch.row(i)) {
+        let layout = row.layout;
         let mut get = |i: usize| {
             let (s, bad) = row.field(i);
             if bad {
@@ -703,7 +717,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
         let groups: Vec<_> = layout.groups.iter().map(|&i| get(i)).collect();
         for (gi, g) in groups.iter().enumerate() {
             if g.as_ref() == ctx.all_label {
-                return Err(all_label_error(ctx, row, &ctx.group_names[gi]));
+                return Err(all_label_error(ctx, &row, &ctx.group_names[gi]));
             }
         }
         let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
@@ -712,7 +726,7 @@ fn code_chunk(ctx: &RunCtx<'_>, rows: &[Row], w: &mut Worker) -> Result<ChunkOut
             let text = get(*col);
             let question: &str = question_field.as_deref().unwrap_or(label);
             if ctx.check_question_label && question == ctx.all_label {
-                return Err(all_label_error(ctx, row, "question"));
+                return Err(all_label_error(ctx, &row, "question"));
             }
             if text.trim().is_empty() {
                 out.empty += 1;
@@ -845,7 +859,7 @@ fn write_kwic(
     Ok(())
 }
 
-fn all_label_error(ctx: &RunCtx<'_>, row: &Row, column: &str) -> Error {
+fn all_label_error(ctx: &RunCtx<'_>, row: &Row<'_>, column: &str) -> Error {
     let file = ctx
         .input_names
         .get(row.input)

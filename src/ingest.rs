@@ -342,10 +342,10 @@ impl FilterCount {
     }
 }
 
-/// One data row, as read: raw bytes, decoded by the worker that codes it
-/// (so the reader thread does no per-field work).
-#[derive(Clone, Debug)]
-pub struct Row {
+/// One data row of a [`Batch`], as read: raw bytes, decoded by the worker
+/// that codes it (so the reader thread does no per-field work).
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
     /// 1-based data row number over all inputs (header rows not counted;
     /// skipped and filtered rows keep their numbers).
     pub row: u64,
@@ -354,21 +354,53 @@ pub struct Row {
     /// 1-based line where the record starts (for a spreadsheet, the sheet's
     /// 1-based row number).
     pub line: u64,
-    /// The record's fields.
-    pub record: csv::ByteRecord,
     /// Where the columns are in this input.
-    pub layout: Arc<Layout>,
+    pub layout: &'a Layout,
+    /// The batch's bytes from the row's first field on.
+    data: &'a [u8],
+    /// End of each field, relative to `data`.
+    ends: &'a [usize],
 }
 
-impl Row {
+impl<'a> Row<'a> {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True for a row without fields (never handed out).
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i`'s bytes.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.data[start..end])
+    }
+
     /// Field `i` as text; invalid UTF-8 is replaced (the `bool` says so).
-    pub fn field(&self, i: usize) -> (std::borrow::Cow<'_, str>, bool) {
-        let bytes = self.record.get(i).unwrap_or_default();
+    pub fn field(&self, i: usize) -> (std::borrow::Cow<'a, str>, bool) {
+        let bytes = self.get(i).unwrap_or_default();
         match std::str::from_utf8(bytes) {
             Ok(s) => (std::borrow::Cow::Borrowed(s), false),
             Err(_) => (String::from_utf8_lossy(bytes), true),
         }
     }
+}
+
+/// Where a row of a batch is.
+#[derive(Clone, Copy, Debug)]
+struct RowMeta {
+    row: u64,
+    input: usize,
+    line: u64,
+    /// Offset of the first field in `Batch::data`.
+    start: usize,
+    /// `Batch::ends[fields.0..fields.1]`: the row's field ends.
+    fields: (usize, usize),
+    layout: usize,
 }
 
 /// A row that was not coded, with why.
@@ -382,13 +414,83 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// A batch of rows handed to the workers.
+/// A batch of rows handed to the workers: every field's bytes in one
+/// buffer, so reading a row allocates nothing, and a batch can be handed
+/// back to the reader to be filled again ([`Reader::next_batch_into`]).
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Rows in input order.
-    pub rows: Vec<Row>,
+    rows: Vec<RowMeta>,
+    data: Vec<u8>,
+    /// End of each field in `data`, relative to its row's start.
+    ends: Vec<usize>,
+    layouts: Vec<Arc<Layout>>,
     /// Rows skipped while reading this batch, in input order.
     pub skipped: Vec<Skipped>,
+}
+
+impl Batch {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True without rows (there may still be skipped ones).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> Row<'_> {
+        let m = self.rows[i];
+        Row {
+            row: m.row,
+            input: m.input,
+            line: m.line,
+            layout: &self.layouts[m.layout],
+            data: &self.data[m.start..],
+            ends: &self.ends[m.fields.0..m.fields.1],
+        }
+    }
+
+    /// The rows in input order.
+    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
+        (0..self.rows.len()).map(|i| self.row(i))
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.data.clear();
+        self.ends.clear();
+        self.layouts.clear();
+        self.skipped.clear();
+    }
+
+    fn push(
+        &mut self,
+        row: u64,
+        input: usize,
+        line: u64,
+        record: &csv::ByteRecord,
+        layout: &Arc<Layout>,
+    ) {
+        if !self.layouts.last().is_some_and(|l| Arc::ptr_eq(l, layout)) {
+            self.layouts.push(layout.clone());
+        }
+        let start = self.data.len();
+        let first = self.ends.len();
+        for f in record {
+            self.data.extend_from_slice(f);
+            self.ends.push(self.data.len() - start);
+        }
+        self.rows.push(RowMeta {
+            row,
+            input,
+            line,
+            start,
+            fields: (first, self.ends.len()),
+            layout: self.layouts.len() - 1,
+        });
+    }
 }
 
 /// Per-input accounting, filled while reading. Per input,
@@ -492,14 +594,16 @@ enum Next {
 }
 
 impl Source {
-    fn next(&mut self, name: &str) -> Result<Next, Error> {
+    /// The next record; a CSV record is read into `spare` when there is
+    /// one (its buffers reused), so a row allocates nothing.
+    fn next(&mut self, name: &str, spare: &mut Option<csv::ByteRecord>) -> Result<Next, Error> {
         match self {
             Source::Sheet(rows) => Ok(match rows.next_row() {
                 Some((line, rec)) => Next::Record(line, rec),
                 None => Next::End,
             }),
             Source::Csv(rdr) => {
-                let mut rec = csv::ByteRecord::new();
+                let mut rec = spare.take().unwrap_or_default();
                 match rdr.read_byte_record(&mut rec) {
                     Ok(true) => {
                         let line = rec.position().map_or(0, |p| p.line());
@@ -550,6 +654,8 @@ struct Open {
     source: Source,
     /// Records read ahead while looking for extra header rows.
     pending: VecDeque<Next>,
+    /// The last record handed out, to be read into again.
+    spare: Option<csv::ByteRecord>,
     /// Column index of each filter (parallel to the input's `filters`).
     filter_cols: Vec<usize>,
 }
@@ -697,7 +803,7 @@ impl Reader {
                     )));
                 }
             },
-            Source::Csv(_) => match source.next(&name)? {
+            Source::Csv(_) => match source.next(&name, &mut None)? {
                 Next::Record(line, rec) => (line, rec),
                 Next::End => {
                     return Err(input_err(
@@ -748,7 +854,7 @@ impl Reader {
         let mut labels: Option<Vec<String>> = None;
         if let Some(n) = self.opts.header_rows {
             for _ in 1..n.max(1) {
-                match source.next(&name)? {
+                match source.next(&name, &mut None)? {
                     Next::End => break,
                     _ => stats.extra_header_rows += 1,
                 }
@@ -756,7 +862,7 @@ impl Reader {
             stats.header_format = Some("header-rows".into());
         } else {
             for _ in 0..2 {
-                match source.next(&name)? {
+                match source.next(&name, &mut None)? {
                     Next::End => break,
                     n => pending.push_back(n),
                 }
@@ -830,6 +936,7 @@ impl Reader {
         self.current = Some(Open {
             source,
             pending,
+            spare: None,
             filter_cols,
         });
         Ok(true)
@@ -865,6 +972,13 @@ impl Reader {
     /// The next batch, or `None` when every input is exhausted.
     pub fn next_batch(&mut self) -> Result<Option<Batch>, Error> {
         let mut batch = Batch::default();
+        Ok(self.next_batch_into(&mut batch)?.then_some(batch))
+    }
+
+    /// Fill `batch` (emptied first, its buffers reused) with the next rows;
+    /// false when every input is exhausted.
+    pub fn next_batch_into(&mut self, batch: &mut Batch) -> Result<bool, Error> {
+        batch.clear();
         while batch.rows.len() < self.opts.batch_rows {
             let Some(open) = self.current.as_mut() else {
                 if !self.open_next()? {
@@ -875,7 +989,7 @@ impl Reader {
             let input = self.stats.len() - 1;
             let next = match open.pending.pop_front() {
                 Some(n) => n,
-                None => open.source.next(&self.stats[input].path)?,
+                None => open.source.next(&self.stats[input].path, &mut open.spare)?,
             };
             let (line, record) = match next {
                 Next::End => {
@@ -889,7 +1003,7 @@ impl Reader {
                     // Skipped and filtered rows keep their number, so `row`
                     // stays the record's position among the data rows.
                     self.next_row += 1;
-                    self.skip(&mut batch, input, line, reason)?;
+                    self.skip(batch, input, line, reason)?;
                     continue;
                 }
                 Next::Record(line, record) => (line, record),
@@ -902,7 +1016,8 @@ impl Reader {
                     "expected {width} fields (as in the header), found {}",
                     record.len()
                 );
-                self.skip(&mut batch, input, line, reason)?;
+                open.spare = Some(record);
+                self.skip(batch, input, line, reason)?;
                 continue;
             }
             let stats = &mut self.stats[input];
@@ -917,20 +1032,14 @@ impl Reader {
             if let Some(k) = failed {
                 stats.rows_filtered += 1;
                 stats.filters[k].removed += 1;
+                open.spare = Some(record);
                 continue;
             }
-            batch.rows.push(Row {
-                row: self.next_row,
-                input,
-                line,
-                record,
-                layout: self.layout.clone().expect("an open input has a layout"),
-            });
+            let layout = self.layout.as_ref().expect("an open input has a layout");
+            batch.push(self.next_row, input, line, &record, layout);
+            open.spare = Some(record);
         }
-        if batch.rows.is_empty() && batch.skipped.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(batch))
+        Ok(!(batch.rows.is_empty() && batch.skipped.is_empty()))
     }
 
     fn skip(
@@ -1176,15 +1285,15 @@ pub fn fuzz_mapping(bytes: &[u8]) -> Result<u64, Error> {
     let mut skipped = 0u64;
     let mut last_line = 0u64;
     while let Some(batch) = reader.next_batch()? {
-        for row in &batch.rows {
-            assert_eq!(row.record.len(), row.layout.width, "row width");
+        for row in batch.rows() {
+            assert_eq!(row.len(), row.layout.width, "row width");
             assert!(row.line >= last_line, "lines go back");
             last_line = row.line;
             for (i, _) in &row.layout.text {
                 let _ = row.field(*i);
             }
         }
-        rows += batch.rows.len() as u64;
+        rows += batch.len() as u64;
         skipped += batch.skipped.len() as u64;
     }
     let stats = reader.finish();

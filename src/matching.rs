@@ -691,42 +691,27 @@ impl Matcher {
     }
 }
 
-/// No pattern at a trie node.
+/// No pattern at a trie node; no parent of a free double-array slot.
 const NONE: u32 = u32::MAX;
 
-/// What a trie node says about a token that ends there (`exact`) or
-/// merely passes through it (`prefix`).
+/// One state of the trie: where its children are (double array: the child
+/// on byte `b` is state `base + b` if that state's `check` is this one) and
+/// what it says about a token that ends there (`exact`) or passes through
+/// it (`prefix`).
 #[derive(Clone, Copy, Debug)]
 struct TrieNode {
-    /// `edges[first..first + len]`: the children, sorted by byte.
-    first: u32,
-    len: u32,
+    base: u32,
+    check: u32,
     exact: u32,
     prefix: u32,
     exact_flags: u8,
     prefix_flags: u8,
 }
 
-/// A byte trie over the lexicon's exact words and wildcard prefixes, plus
-/// negation cues and break words. One walk over a token's bytes finds its
-/// exact pattern, every wildcard prefix it starts with (shortest first) and
-/// its negation flags; most tokens fall off within the first bytes, so the
-/// cost per token does not grow with the lexicon.
-#[derive(Debug)]
-struct Trie {
-    nodes: Vec<TrieNode>,
-    labels: Vec<u8>,
-    children: Vec<u32>,
-    /// The root's children by byte (the root has many).
-    root: Box<[u32; 256]>,
-    /// While building: each node's (byte, child) pairs.
-    building: Vec<Vec<(u8, u32)>>,
-}
-
 impl TrieNode {
     const EMPTY: TrieNode = TrieNode {
-        first: 0,
-        len: 0,
+        base: 0,
+        check: NONE,
         exact: NONE,
         prefix: NONE,
         exact_flags: 0,
@@ -734,14 +719,27 @@ impl TrieNode {
     };
 }
 
+/// A byte trie over the lexicon's exact words and wildcard prefixes, plus
+/// negation cues and break words, laid out as a double array: one walk
+/// over a token's bytes, one load per byte, finds its exact pattern, every
+/// wildcard prefix it starts with (shortest first) and its negation flags.
+/// Most tokens fall off within the first bytes, so the cost per token does
+/// not grow with the lexicon.
+#[derive(Debug)]
+struct Trie {
+    /// While building: a node per prefix, with its (byte, child) pairs.
+    nodes: Vec<TrieNode>,
+    building: Vec<Vec<(u8, u32)>>,
+    /// After [`Trie::freeze`]: the double array, state 0 the root.
+    states: Vec<TrieNode>,
+}
+
 impl Trie {
     fn new() -> Trie {
         Trie {
             nodes: vec![TrieNode::EMPTY],
-            labels: Vec::new(),
-            children: Vec::new(),
-            root: Box::new([NONE; 256]),
             building: vec![Vec::new()],
+            states: Vec::new(),
         }
     }
 
@@ -763,72 +761,109 @@ impl Trie {
         &mut self.nodes[node]
     }
 
-    /// Lay the nodes out breadth first (the levels every token visits stay
-    /// together in cache) with their children flat and sorted by byte.
+    /// Lay the nodes out as a double array, breadth first (the levels every
+    /// token visits stay together in cache), each node's children at the
+    /// first base where all their slots are free.
     fn freeze(&mut self) {
-        let mut building = std::mem::take(&mut self.building);
-        let mut order = vec![0usize];
-        let mut new_id = vec![NONE; self.nodes.len()];
-        new_id[0] = 0;
-        let mut i = 0;
-        while i < order.len() {
-            let kids = &mut building[order[i]];
-            kids.sort_unstable();
-            for &(_, c) in kids.iter() {
-                new_id[c as usize] = order.len() as u32;
-                order.push(c as usize);
+        let building = std::mem::take(&mut self.building);
+        let mut states = vec![TrieNode::EMPTY; 256];
+        let mut state_of = vec![NONE; self.nodes.len()];
+        state_of[0] = 0;
+        states[0] = TrieNode {
+            check: 0,
+            ..self.nodes[0]
+        };
+        let mut queue = std::collections::VecDeque::from([0usize]);
+        // Occupied slots, a bit each: the search for a base jumps from free
+        // slot to free slot instead of stepping over occupied ones.
+        let mut used: Vec<u64> = vec![1];
+        let is_used =
+            |used: &[u64], i: usize| used.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1);
+        let next_free = |used: &[u64], mut i: usize| loop {
+            let w = i / 64;
+            let Some(&word) = used.get(w) else {
+                return i;
+            };
+            let free = !word & (!0u64 << (i % 64));
+            if free != 0 {
+                return w * 64 + free.trailing_zeros() as usize;
             }
-            i += 1;
-        }
-        let old = std::mem::take(&mut self.nodes);
-        for &o in &order {
-            let mut n = old[o];
-            n.first = self.labels.len() as u32;
-            n.len = building[o].len() as u32;
-            for &(b, c) in &building[o] {
-                if o == 0 {
-                    self.root[b as usize] = new_id[c as usize];
-                }
-                self.labels.push(b);
-                self.children.push(new_id[c as usize]);
+            i = (w + 1) * 64;
+        };
+        let mut first_free = 1usize;
+        while let Some(n) = queue.pop_front() {
+            let kids = &building[n];
+            if kids.is_empty() {
+                continue;
             }
-            self.nodes.push(n);
+            first_free = next_free(&used, first_free);
+            let min = kids.iter().map(|k| k.0 as usize).min().expect("non-empty");
+            // The smallest kid goes to a free slot p (base = p - min >= 1).
+            let mut p = next_free(&used, first_free.max(min + 1));
+            while kids
+                .iter()
+                .any(|&(b, _)| is_used(&used, p - min + b as usize))
+            {
+                p = next_free(&used, p + 1);
+            }
+            let base = p - min;
+            if states.len() < base + 256 {
+                states.resize(base + 256, TrieNode::EMPTY);
+            }
+            if used.len() * 64 < base + 256 {
+                used.resize((base + 256).div_ceil(64), 0);
+            }
+            for &(b, _) in kids {
+                let t = base + b as usize;
+                used[t / 64] |= 1 << (t % 64);
+            }
+            let s = state_of[n] as usize;
+            states[s].base = base as u32;
+            for &(b, c) in kids {
+                let t = base + b as usize;
+                states[t] = TrieNode {
+                    check: s as u32,
+                    base: 0,
+                    ..self.nodes[c as usize]
+                };
+                state_of[c as usize] = t as u32;
+                queue.push_back(c as usize);
+            }
         }
+        while states.last().is_some_and(|s| s.check == NONE) {
+            states.pop();
+        }
+        self.states = states;
+        self.nodes = Vec::new();
     }
 
     /// Push the patterns of `tok` to `pool`; return its negation flags.
     #[inline]
     fn walk(&self, tok: &[u8], pool: &mut Vec<u32>) -> u8 {
         let mut flags = 0;
-        let mut node = 0usize;
-        for (i, &b) in tok.iter().enumerate() {
-            let n = &self.nodes[node];
-            if n.prefix != NONE {
-                pool.push(n.prefix);
+        let mut s = 0u32;
+        let mut node = &self.states[0];
+        for &b in tok {
+            if node.prefix != NONE {
+                pool.push(node.prefix);
             }
-            flags |= n.prefix_flags;
-            let child = if i == 0 {
-                self.root[b as usize]
-            } else {
-                let (first, len) = (n.first as usize, n.len as usize);
-                match self.labels[first..first + len].iter().position(|&l| l == b) {
-                    Some(k) => self.children[first + k],
-                    None => NONE,
+            flags |= node.prefix_flags;
+            let t = node.base as usize + b as usize;
+            match self.states.get(t) {
+                Some(next) if next.check == s && node.base != 0 => {
+                    s = t as u32;
+                    node = next;
                 }
-            };
-            if child == NONE {
-                return flags;
+                _ => return flags,
             }
-            node = child as usize;
         }
-        let n = &self.nodes[node];
-        if n.prefix != NONE {
-            pool.push(n.prefix);
+        if node.prefix != NONE {
+            pool.push(node.prefix);
         }
-        if n.exact != NONE {
-            pool.push(n.exact);
+        if node.exact != NONE {
+            pool.push(node.exact);
         }
-        flags | n.prefix_flags | n.exact_flags
+        flags | node.prefix_flags | node.exact_flags
     }
 }
 
@@ -1162,6 +1197,58 @@ mod tests {
             want.sort_unstable();
             got.sort_unstable();
             assert_eq!((got, flags), (want, want_flags), "{tok:?}");
+        }
+    }
+
+    #[test]
+    fn trie_of_a_large_lexicon_equals_naive_lookup() {
+        // Thousands of pseudo-random words (the double array's base search
+        // packs many nodes together), checked word by word and on their
+        // prefixes and extensions.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzéüß'-".chars().collect();
+        let words: Vec<String> = (0..4000)
+            .map(|_| {
+                let len = 1 + next(9) as usize;
+                (0..len)
+                    .map(|_| alphabet[next(alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        let mut exact: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut prefix: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut t = Trie::new();
+        for (i, w) in words.iter().enumerate() {
+            if i % 3 == 0 {
+                prefix.entry(w).or_insert(i as u32);
+                t.insert(w.as_bytes()).prefix = prefix[w.as_str()];
+            } else {
+                exact.entry(w).or_insert(i as u32);
+                t.insert(w.as_bytes()).exact = exact[w.as_str()];
+            }
+        }
+        t.freeze();
+        for w in &words {
+            let chars: Vec<char> = w.chars().collect();
+            let mut probes = vec![w.clone(), format!("{w}s"), format!("x{w}")];
+            probes.extend((0..chars.len()).map(|k| chars[..k].iter().collect()));
+            for tok in probes {
+                let mut want: Vec<u32> = exact.get(tok.as_str()).copied().into_iter().collect();
+                for (k, _) in tok.char_indices().chain([(tok.len(), ' ')]) {
+                    want.extend(prefix.get(&tok[..k]).copied());
+                }
+                let mut got = Vec::new();
+                t.walk(tok.as_bytes(), &mut got);
+                want.sort_unstable();
+                got.sort_unstable();
+                assert_eq!(got, want, "{tok:?}");
+            }
         }
     }
 

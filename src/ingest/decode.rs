@@ -225,31 +225,91 @@ impl<R: Read> Read for QuoteTrack<R> {
         if n == 0 && !buf.is_empty() {
             self.eof = true;
         }
-        let d = self.delimiter;
-        let mut s = self.state;
-        for &b in &buf[..n] {
-            s = match s {
-                Quote::Start if b == b'"' => Quote::Quoted,
-                Quote::Start | Quote::Unquoted | Quote::MaybeClosed
-                    if b == d || b == b'\n' || b == b'\r' =>
-                {
-                    Quote::Start
-                }
-                Quote::Start | Quote::Unquoted => Quote::Unquoted,
-                Quote::Quoted if b == b'"' => Quote::MaybeClosed,
-                Quote::Quoted => Quote::Quoted,
-                Quote::MaybeClosed if b == b'"' => Quote::Quoted,
-                Quote::MaybeClosed => Quote::Unquoted,
-            };
-        }
-        self.state = s;
+        self.state = track(self.state, &buf[..n], self.delimiter);
         Ok(n)
+    }
+}
+
+/// The quoting state after `bytes`, starting from `s`. Inside a quoted
+/// field and an unquoted one the next byte that can change the state is
+/// found with `memchr`, so most bytes are skipped, not stepped through.
+fn track(mut s: Quote, bytes: &[u8], d: u8) -> Quote {
+    let mut i = 0;
+    while i < bytes.len() {
+        match s {
+            Quote::Quoted => match memchr::memchr(b'"', &bytes[i..]) {
+                Some(k) => {
+                    i += k + 1;
+                    s = Quote::MaybeClosed;
+                }
+                None => return s,
+            },
+            Quote::Unquoted => match memchr::memchr3(d, b'\n', b'\r', &bytes[i..]) {
+                Some(k) => {
+                    i += k + 1;
+                    s = Quote::Start;
+                }
+                None => return s,
+            },
+            _ => {
+                s = step(s, bytes[i], d);
+                i += 1;
+            }
+        }
+    }
+    s
+}
+
+/// One byte of the quoting state machine.
+fn step(s: Quote, b: u8, d: u8) -> Quote {
+    match s {
+        Quote::Start if b == b'"' => Quote::Quoted,
+        Quote::Start | Quote::Unquoted | Quote::MaybeClosed
+            if b == d || b == b'\n' || b == b'\r' =>
+        {
+            Quote::Start
+        }
+        Quote::Start | Quote::Unquoted => Quote::Unquoted,
+        Quote::Quoted if b == b'"' => Quote::MaybeClosed,
+        Quote::Quoted => Quote::Quoted,
+        Quote::MaybeClosed if b == b'"' => Quote::Quoted,
+        Quote::MaybeClosed => Quote::Unquoted,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipping_tracker_equals_byte_steps() {
+        // Every string over a small alphabet up to length 7, from every
+        // state: the memchr skips must land where stepping byte by byte does.
+        let alphabet = [b'"', b',', b'\n', b'\r', b'a', b';'];
+        let states = [
+            Quote::Start,
+            Quote::Unquoted,
+            Quote::Quoted,
+            Quote::MaybeClosed,
+        ];
+        let mut buf = Vec::new();
+        for len in 0..=7u32 {
+            for code in 0..alphabet.len().pow(len) {
+                buf.clear();
+                let mut c = code;
+                for _ in 0..len {
+                    buf.push(alphabet[c % alphabet.len()]);
+                    c /= alphabet.len();
+                }
+                for d in [b',', b';'] {
+                    for s in states {
+                        let slow = buf.iter().fold(s, |s, &b| step(s, b, d));
+                        assert_eq!(track(s, &buf, d), slow, "{buf:?} from {s:?}");
+                    }
+                }
+            }
+        }
+    }
 
     fn decode_all(bytes: &[u8], label: Option<&'static Encoding>) -> (String, &'static str) {
         let (enc, bom) = sniff(bytes, label);

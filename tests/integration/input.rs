@@ -475,7 +475,7 @@ fn memory_inputs_through_the_library() {
     let mut r = Reader::new(vec![input], ColumnSpec::default(), opts).unwrap();
     let mut rows = 0;
     while let Some(b) = r.next_batch().unwrap() {
-        rows += b.rows.len();
+        rows += b.len();
     }
     let stats = r.finish();
     assert_eq!(rows, 3);

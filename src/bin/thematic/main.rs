@@ -22,12 +22,6 @@ use thematic::lexicon::{self, Severity};
 use thematic::matching::{Matcher, Scratch};
 use thematic::tokenize::{Tokenizer, Tokens};
 
-/// mimalloc: rows are allocated by the reader thread and freed by the
-/// workers; glibc's malloc spent ~8% of a run on that traffic (measured in
-/// docs/BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
