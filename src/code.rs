@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{Aggregate, Coded, Shape, WireAggregate};
@@ -404,8 +403,29 @@ pub fn run(
         ..Accounting::default()
     };
     let mut invalid: Vec<(usize, u64)> = Vec::new();
+    let mut sink = Sink {
+        files: &mut files,
+        acc: &mut acc,
+        invalid: &mut invalid,
+        back: &back_tx,
+    };
     let (stats, total) =
         std::thread::scope(|scope| -> Result<(Vec<InputStats>, Aggregate), Error> {
+            if single {
+                // `--threads 1` is one thread in all: read, code and write
+                // in turn.
+                let mut reader = reader;
+                let mut batch = Batch::default();
+                let mut w = Worker::new(&shape);
+                while reader.next_batch_into(&mut batch)? {
+                    for r in chunk_ranges(batch.len()) {
+                        sink.chunk(code_chunk(&ctx, &batch, r, &mut w)?)?;
+                    }
+                    write_skipped(&mut sink.files.skipped, &batch.skipped)?;
+                    bar.set_position(progress.load(Ordering::Relaxed));
+                }
+                return Ok((reader.finish(), w.agg));
+            }
             let handle = scope.spawn(move || {
                 let mut reader = reader;
                 loop {
@@ -431,51 +451,46 @@ pub fn run(
             let workers: Vec<std::sync::Mutex<Worker>> = (0..pool.current_num_threads().max(1))
                 .map(|_| std::sync::Mutex::new(Worker::new(&shape)))
                 .collect();
-            let mut single_worker = Worker::new(&shape);
-            for batch in rx.iter() {
-                let batch = batch?;
-                let chunks: Vec<std::ops::Range<usize>> = (0..batch.len())
-                    .step_by(CHUNK_ROWS)
-                    .map(|s| s..batch.len().min(s + CHUNK_ROWS))
-                    .collect();
-                let outs: Vec<Result<ChunkOut, Error>> = if single {
-                    chunks
-                        .iter()
-                        .map(|c| code_chunk(&ctx, &batch, c.clone(), &mut single_worker))
-                        .collect()
-                } else {
-                    pool.install(|| {
-                        chunks
-                            .par_iter()
-                            .map(|c| {
+            {
+                // Chunks are coded as soon as their batch arrives, by
+                // whichever thread is free, and written in input order as
+                // they complete: no barrier between batches, at most
+                // `MAX_IN_FLIGHT` batches held.
+                pool.in_place_scope(|scope| -> Result<(), Error> {
+                    let (res_tx, res_rx) = mpsc::channel();
+                    let mut order = Reorder::new(res_rx);
+                    let (ctx, workers) = (&ctx, &workers);
+                    for batch in rx.iter() {
+                        let batch = Arc::new(batch?);
+                        let ranges = chunk_ranges(batch.len());
+                        order.in_flight.push_back((batch.clone(), ranges.len()));
+                        for r in ranges {
+                            let (seq, tx, batch) = (order.next_seq, res_tx.clone(), batch.clone());
+                            order.next_seq += 1;
+                            scope.spawn(move |_| {
                                 let i = rayon::current_thread_index().unwrap_or(0) % workers.len();
                                 let mut w = workers[i].lock().unwrap_or_else(|e| e.into_inner());
-                                code_chunk(&ctx, &batch, c.clone(), &mut w)
-                            })
-                            .collect()
-                    })
-                };
-                for out in outs {
-                    let out = out?;
-                    files.responses.write(&out.responses)?;
-                    files.uncoded.write(&out.uncoded)?;
-                    if let Some(k) = files.kwic.as_mut() {
-                        k.write(&out.kwic)?;
+                                let out =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        code_chunk(ctx, &batch, r, &mut w)
+                                    }))
+                                    .unwrap_or_else(|_| {
+                                        Err(Error::Data("a worker thread panicked".into()))
+                                    });
+                                // Let go of the batch before reporting, so
+                                // the writer can hand it back to the reader.
+                                drop(batch);
+                                let _ = tx.send((seq, out));
+                            });
+                        }
+                        order.drain(&mut sink, MAX_IN_FLIGHT - 1)?;
+                        bar.set_position(progress.load(Ordering::Relaxed));
                     }
-                    acc.responses_coded += out.coded;
-                    acc.responses_empty += out.empty;
-                    acc.responses_uncoded += out.uncoded_n;
-                    acc.responses_without_id += out.without_id;
-                    invalid.extend(out.invalid_utf8);
-                }
-                write_skipped(&mut files.skipped, &batch.skipped)?;
-                bar.set_position(progress.load(Ordering::Relaxed));
-                // The reader may have finished already: then the batch is
-                // simply dropped.
-                let _ = back_tx.send(batch);
+                    order.drain(&mut sink, 0)
+                })?;
             }
             let stats = handle.join().expect("the reader thread does not panic");
-            let mut total = single_worker.agg;
+            let mut total = Aggregate::new(shape.clone());
             for w in workers {
                 let w = w.into_inner().unwrap_or_else(|e| e.into_inner());
                 total.merge(&w.agg);
@@ -681,6 +696,106 @@ pub fn run(
         warnings,
         outputs: moved,
     })
+}
+
+/// Batches being coded at once (beyond the reader's queue).
+const MAX_IN_FLIGHT: usize = 2;
+
+/// The row ranges of a batch's chunks.
+fn chunk_ranges(rows: usize) -> Vec<std::ops::Range<usize>> {
+    (0..rows)
+        .step_by(CHUNK_ROWS)
+        .map(|s| s..rows.min(s + CHUNK_ROWS))
+        .collect()
+}
+
+/// Where coded chunks go, in input order: the per-answer files and the
+/// accounting; finished batches go back to the reader.
+struct Sink<'a> {
+    files: &'a mut OutFiles,
+    acc: &'a mut Accounting,
+    invalid: &'a mut Vec<(usize, u64)>,
+    back: &'a mpsc::Sender<Batch>,
+}
+
+impl Sink<'_> {
+    fn chunk(&mut self, out: ChunkOut) -> Result<(), Error> {
+        self.files.responses.write(&out.responses)?;
+        self.files.uncoded.write(&out.uncoded)?;
+        if let Some(k) = self.files.kwic.as_mut() {
+            k.write(&out.kwic)?;
+        }
+        self.acc.responses_coded += out.coded;
+        self.acc.responses_empty += out.empty;
+        self.acc.responses_uncoded += out.uncoded_n;
+        self.acc.responses_without_id += out.without_id;
+        self.invalid.extend(out.invalid_utf8);
+        Ok(())
+    }
+
+    /// Every chunk of `batch` is written: list its skipped rows and hand
+    /// the batch back to the reader (dropped if the reader is done).
+    fn batch_done(&mut self, batch: Batch) -> Result<(), Error> {
+        write_skipped(&mut self.files.skipped, &batch.skipped)?;
+        let _ = self.back.send(batch);
+        Ok(())
+    }
+}
+
+/// Puts chunks coded out of order back in input order.
+struct Reorder {
+    results: mpsc::Receiver<(u64, Result<ChunkOut, Error>)>,
+    /// Batches not yet fully written, oldest first, with their chunks
+    /// still to write.
+    in_flight: std::collections::VecDeque<(Arc<Batch>, usize)>,
+    ready: std::collections::BTreeMap<u64, Result<ChunkOut, Error>>,
+    next_seq: u64,
+    next_write: u64,
+}
+
+impl Reorder {
+    fn new(results: mpsc::Receiver<(u64, Result<ChunkOut, Error>)>) -> Reorder {
+        Reorder {
+            results,
+            in_flight: Default::default(),
+            ready: Default::default(),
+            next_seq: 0,
+            next_write: 0,
+        }
+    }
+
+    /// Write chunks in order, waiting for them, until at most `keep`
+    /// batches are in flight.
+    fn drain(&mut self, sink: &mut Sink<'_>, keep: usize) -> Result<(), Error> {
+        loop {
+            // Finished batches first (a batch of skipped rows only has no
+            // chunks), so the next chunk belongs to the front batch.
+            while self.in_flight.front().is_some_and(|b| b.1 == 0) {
+                let (batch, _) = self.in_flight.pop_front().expect("checked");
+                match Arc::try_unwrap(batch) {
+                    Ok(batch) => sink.batch_done(batch)?,
+                    Err(batch) => write_skipped(&mut sink.files.skipped, &batch.skipped)?,
+                }
+            }
+            if let Some(out) = self.ready.remove(&self.next_write) {
+                self.next_write += 1;
+                sink.chunk(out?)?;
+                self.in_flight
+                    .front_mut()
+                    .expect("a chunk's batch is in flight")
+                    .1 -= 1;
+                continue;
+            }
+            if self.in_flight.len() <= keep {
+                return Ok(());
+            }
+            let (seq, out) = self
+                .results
+                .recv()
+                .expect("a sender lives while chunks are in flight");
+            self.ready.insert(seq, out);
+        }
+    }
 }
 
 /// Code one chunk of rows.

@@ -187,6 +187,10 @@ pub struct CodeArgs {
         help_heading = "Run"
     )]
     pub threads: usize,
+    /// Rows per batch handed from the reader to the workers (tuning and
+    /// tests; outputs do not depend on it).
+    #[arg(long, value_name = "N", default_value_t = 16384, hide = true)]
+    pub batch_rows: usize,
     /// Fail on the first malformed row instead of skipping it.
     #[arg(long, help_heading = "Run")]
     pub strict: bool,

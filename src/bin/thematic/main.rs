@@ -163,6 +163,7 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
         delimiter,
         out_dir: a.out,
         threads: a.threads,
+        batch_rows: a.batch_rows,
         strict: a.strict,
         presence: a.presence,
         leaves_only: a.leaves_only,
