@@ -179,7 +179,6 @@ fn code(a: CodeArgs) -> anyhow::Result<ExitCode> {
         sheet: a.sheet,
         header_rows: a.header_rows.map(|n| n as usize),
         filters,
-        ..CodeOptions::default()
     };
     let source = LexiconSource {
         path: loaded.path.clone(),
