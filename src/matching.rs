@@ -21,7 +21,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::lexicon::{Cue, Lexicon, ScopeBreak, Semantics, TokenPattern, parent_id};
-use crate::tokenize::Tokens;
+use crate::tokenize::{Token, Tokens};
 
 /// Index of a theme in [`Matcher::themes`].
 pub type ThemeIx = u32;
@@ -156,8 +156,6 @@ pub struct Scratch {
     short: FxHashMap<u128, TokInfo>,
     pool: Vec<u32>,
     info: Vec<TokInfo>,
-    /// `sent[i]`: a sentence break lies between token i-1 and token i.
-    sent: Vec<bool>,
     /// `scope[i]`: a scope-break character lies between token i-1 and i.
     scope: Vec<bool>,
     cands: Vec<Cand>,
@@ -396,8 +394,8 @@ impl Matcher {
         self.classify_tokens(tokens, scratch);
         self.find_gaps(text, tokens, scratch);
         match self.semantics {
-            Semantics::Themes => self.find_themes(tokens, scratch, out),
-            Semantics::Liwc => self.find_liwc(tokens, scratch, out),
+            Semantics::Themes => self.find_themes(text, tokens, scratch, out),
+            Semantics::Liwc => self.find_liwc(text, tokens, scratch, out),
         }
         if let Some(neg) = &self.negation {
             for m in out.iter_mut() {
@@ -470,22 +468,16 @@ impl Matcher {
         }
     }
 
-    /// Sentence and scope breaks in the original text between tokens,
-    /// looked for after NFKC (DESIGN 3.2).
+    /// Negation scope breaks in the original text between tokens, looked
+    /// for after NFKC (DESIGN 3.2). Sentence breaks are looked for only
+    /// where a phrase needs them ([`sentence_break_before`]).
     fn find_gaps(&self, text: &str, tokens: &Tokens, s: &mut Scratch) {
         let n = tokens.len();
-        s.sent.clear();
         s.scope.clear();
-        s.sent.resize(n, false);
         s.scope.resize(n, false);
-        let need_sent = self.max_len > 1;
-        let need_scope = self
-            .negation
-            .as_ref()
-            .is_some_and(|neg| !neg.break_chars.is_empty());
-        if !need_sent && !need_scope {
+        let Some(neg) = self.negation.as_ref().filter(|n| !n.break_chars.is_empty()) else {
             return;
-        }
+        };
         let toks = tokens.tokens();
         for i in 1..n {
             let (a, b) = (toks[i - 1].end, toks[i].start);
@@ -505,33 +497,34 @@ impl Matcher {
                 s.gap.extend(gap.nfkc());
                 &s.gap
             };
-            if need_sent {
-                s.sent[i] = gap.contains(is_sentence_break);
-            }
-            if need_scope {
-                let neg = self.negation.as_ref().expect("checked above");
-                s.scope[i] = neg.break_chars.iter().any(|c| gap.contains(c.as_str()));
-            }
+            s.scope[i] = neg.break_chars.iter().any(|c| gap.contains(c.as_str()));
         }
     }
 
     /// Does entry `e` match at token `i` (patterns and no sentence break
     /// between its tokens)?
-    fn entry_matches_at(&self, e: &CEntry, i: usize, s: &Scratch) -> bool {
+    fn entry_matches_at(
+        &self,
+        e: &CEntry,
+        i: usize,
+        s: &Scratch,
+        text: &str,
+        toks: &[Token],
+    ) -> bool {
         let k = e.pats.len();
         if i + k > s.info.len() {
             return false;
         }
         (1..k).all(|j| {
             let info = s.info[i + j];
-            !s.sent[i + j]
-                && s.pool[info.start as usize..(info.start + info.len) as usize]
-                    .contains(&e.pats[j])
+            s.pool[info.start as usize..(info.start + info.len) as usize].contains(&e.pats[j])
+                && !sentence_break_before(text, toks, i + j)
         })
     }
 
-    fn find_themes(&self, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
+    fn find_themes(&self, text: &str, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
         let n = s.info.len();
+        let toks = tokens.tokens();
         s.cands.clear();
         for i in 0..n {
             let info = s.info[i];
@@ -539,7 +532,7 @@ impl Matcher {
                 let p = s.pool[pi as usize];
                 for &e in &self.by_first[p as usize] {
                     let entry = &self.entries[e as usize];
-                    if self.entry_matches_at(entry, i, s) {
+                    if self.entry_matches_at(entry, i, s, text, toks) {
                         s.cands.push(Cand {
                             theme: entry.theme,
                             kind: u8::from(!entry.exclude),
@@ -600,7 +593,7 @@ impl Matcher {
     /// length first; at one length an exact entry, else wildcards by
     /// descending pattern length, regexes last; the first entry found is
     /// the only one applied and its tokens are consumed.
-    fn find_liwc(&self, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
+    fn find_liwc(&self, text: &str, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
         let n = s.info.len();
         let toks = tokens.tokens();
         let mut i = 0;
@@ -611,7 +604,7 @@ impl Matcher {
                 let p = s.pool[pi as usize];
                 for &e in &self.by_first[p as usize] {
                     let entry = &self.entries[e as usize];
-                    if !self.entry_matches_at(entry, i, s) {
+                    if !self.entry_matches_at(entry, i, s, text, toks) {
                         continue;
                     }
                     let key = (entry.pats.len(), entry.rank, e);
@@ -879,6 +872,23 @@ fn pack(tok: &str) -> Option<u128> {
     buf[..b.len()].copy_from_slice(b);
     buf[15] = b.len() as u8;
     Some(u128::from_le_bytes(buf))
+}
+
+/// Is there a sentence break (after NFKC) between token `k - 1` and token
+/// `k`?
+fn sentence_break_before(text: &str, toks: &[Token], k: usize) -> bool {
+    let (a, b) = (toks[k - 1].end, toks[k].start);
+    let gap = if a < b {
+        text.get(a..b).unwrap_or("")
+    } else {
+        ""
+    };
+    if gap.is_ascii() {
+        gap.contains(is_sentence_break)
+    } else {
+        use unicode_normalization::UnicodeNormalization;
+        gap.nfkc().any(is_sentence_break)
+    }
 }
 
 fn is_sentence_break(c: char) -> bool {
