@@ -815,7 +815,6 @@ fn code_chunk(
         without_id: 0,
         invalid_utf8: Vec::new(),
     };
-    let mut responses = csv::WriterBuilder::new().from_writer(std::mem::take(&mut out.responses));
     let mut uncoded = csv::Writer::from_writer(Vec::new());
     let mut kwic = csv::Writer::from_writer(Vec::new());
     let csv_mem = |e: csv::Error| Error::Data(format!("formatting CSV: {e}"));
@@ -880,10 +879,25 @@ fn code_chunk(
                 rec.next().push_str(&ctx.xl(g));
             }
             rec.next().push_str(&ctx.xl(question));
-            let _ = write!(rec.next(), "{n_tokens}");
-            let pct = rec.next();
+            let rec = rec.fields();
+            // The `responses.csv` row, written directly: the text fields
+            // quoted as the csv crate would, the numbers formatted without
+            // `fmt` (one column per theme, so this is per-answer work).
+            let line = &mut out.responses;
+            for (k, f) in rec.iter().enumerate() {
+                if k > 0 {
+                    line.push(b',');
+                }
+                csv_field(line, f.as_bytes());
+            }
+            let mut num = itoa::Buffer::new();
+            line.push(b',');
+            line.extend_from_slice(num.format(n_tokens).as_bytes());
+            line.push(b',');
             if n_tokens > 0 {
-                pct.push_str(&fmt_f64(100.0 * covered as f64 / n_tokens as f64));
+                line.extend_from_slice(
+                    fmt_f64(100.0 * covered as f64 / n_tokens as f64).as_bytes(),
+                );
             }
             for &t in &ctx.columns {
                 let hits = w.counts[t].hits;
@@ -892,18 +906,20 @@ fn code_chunk(
                 } else {
                     hits
                 };
-                let _ = write!(rec.next(), "{v}");
+                line.push(b',');
+                line.extend_from_slice(num.format(v).as_bytes());
                 if ctx.liwc {
-                    let pct = rec.next();
+                    line.push(b',');
                     if n_tokens > 0 {
-                        pct.push_str(&fmt_f64(100.0 * hits as f64 / n_tokens as f64));
+                        line.extend_from_slice(
+                            fmt_f64(100.0 * hits as f64 / n_tokens as f64).as_bytes(),
+                        );
                     }
                 }
             }
-            let rec = rec.fields();
-            responses.write_record(rec.iter()).map_err(csv_mem)?;
+            line.push(b'\n');
 
-            let n_fixed = 3 + group_refs.len();
+            let n_fixed = rec.len();
             if w.counts.iter().all(|c| c.hits == 0) {
                 out.uncoded_n += 1;
                 let mut u: Vec<&str> = rec[..n_fixed].iter().map(String::as_str).collect();
@@ -924,14 +940,31 @@ fn code_chunk(
             }
         }
     }
-    out.responses = responses
-        .into_inner()
-        .map_err(|e| Error::Data(e.to_string()))?;
     out.uncoded = uncoded
         .into_inner()
         .map_err(|e| Error::Data(e.to_string()))?;
     out.kwic = kwic.into_inner().map_err(|e| Error::Data(e.to_string()))?;
     Ok(out)
+}
+
+/// Append `field` as the csv crate writes it by default: quoted (with
+/// quotes doubled) when it holds a comma, a quote, `\n` or `\r`.
+fn csv_field(out: &mut Vec<u8>, field: &[u8]) {
+    if !field
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// One `matches.csv` row per match: the matched text exactly as written
@@ -1298,4 +1331,44 @@ struct ManifestColumn {
 struct ManifestOutput {
     file: String,
     sha256: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_field_quotes_as_the_csv_crate() {
+        let fields = [
+            "",
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "\"",
+            "line\nbreak",
+            "cr\rhere",
+            "crlf\r\n",
+            " spaced ",
+            "semi;colon",
+            "tab\there",
+            "=1+2",
+            "naïve, café",
+            "'quoted'",
+        ];
+        for f in fields {
+            // Two fields per record, as in a `responses.csv` row (the csv
+            // crate quotes a lone empty field specially).
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([f, "x"]).unwrap();
+            let want = w.into_inner().unwrap();
+            let mut got = Vec::new();
+            csv_field(&mut got, f.as_bytes());
+            got.extend_from_slice(b",x\n");
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{f:?}"
+            );
+        }
+    }
 }
