@@ -411,6 +411,10 @@ pub fn run(
     };
     let (stats, total) =
         std::thread::scope(|scope| -> Result<(Vec<InputStats>, Aggregate), Error> {
+            // Owned here, so that an early error return drops it before the
+            // scope joins the reader thread: the reader's next send then
+            // fails and it stops, instead of waiting on a full queue.
+            let rx = rx;
             if single {
                 // `--threads 1` is one thread in all: read, code and write
                 // in turn.

@@ -500,6 +500,52 @@ fn all_label_collision_is_an_error_that_suggests_the_flag() {
     assert!(t.maps().iter().any(|r| r["g"] == "Total"));
 }
 
+/// An error in the first batch of a long input, with the reader far ahead
+/// (one-row batches, a full queue): the run must stop with the error, not
+/// wait forever on a reader blocked on the queue.
+#[test]
+fn an_early_error_stops_the_reader() {
+    let dir = Dir::new();
+    let mut csv = String::from("g,text\nAll,sober\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("g{},sober today\n", i % 3));
+    }
+    dir.create("in.csv", csv);
+    for threads in ["1", "2"] {
+        let mut child = dir
+            .cmd()
+            .args([
+                "code",
+                "in.csv",
+                "--group",
+                "g",
+                "--out",
+                "o",
+                "--quiet",
+                "--threads",
+                threads,
+                "--batch-rows",
+                "1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("--threads {threads}: still running after 60 s (deadlock)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(1), "--threads {threads}");
+    }
+}
+
 #[test]
 fn stdin_tsv_bom_and_crlf() {
     let dir = Dir::new();
