@@ -252,6 +252,32 @@ impl Acc {
         }
         self.respondents.union(&other.respondents, remap, stride);
     }
+
+    /// ((theme, entry), counts) of the entries with a hit, sorted.
+    fn entry_list(&self, shape: &Shape) -> Vec<((u32, u32), EntryCell)> {
+        let mut list: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(&f, &e)| (shape.unflat(f), e))
+            .collect();
+        list.sort_unstable_by_key(|x| x.0);
+        list
+    }
+
+    /// ((theme, own theme, entry), responses) of the sole contributors,
+    /// sorted.
+    fn sole_list(&self, shape: &Shape) -> Vec<((u32, u32, u32), u64)> {
+        let mut list: Vec<_> = self
+            .sole
+            .iter()
+            .map(|(&k, &n)| {
+                let (own, e) = shape.unflat((k >> 32) as u32);
+                ((k as u32, own, e), n)
+            })
+            .collect();
+        list.sort_unstable_by_key(|x| x.0);
+        list
+    }
 }
 
 /// Everything counted for one output cell: a (group…, question)
@@ -625,25 +651,14 @@ impl Aggregate {
     fn output_cell(&self, acc: &Acc) -> Cell {
         let shape = &*self.shape;
         let mut themes = acc.themes.clone();
-        let entries: BTreeMap<(u32, u32), EntryCell> = acc
-            .entries
-            .iter()
-            .map(|(&f, &e)| (shape.unflat(f), e))
-            .collect();
+        let entries: BTreeMap<(u32, u32), EntryCell> = acc.entry_list(shape).into_iter().collect();
         for (&(own, e), ec) in &entries {
             let w = ec.units as f64 * shape.weights[shape.flat(own, e) as usize];
             for t in shape.chain(own) {
                 themes[t as usize].score += w;
             }
         }
-        let sole = acc
-            .sole
-            .iter()
-            .map(|(&k, &n)| {
-                let (own, e) = shape.unflat((k >> 32) as u32);
-                ((k as u32, own, e), n)
-            })
-            .collect();
+        let sole = acc.sole_list(shape).into_iter().collect();
         let (respondents, respondents_with_theme) =
             acc.respondents.counts(shape.n_themes(), shape.stride());
         Cell {
@@ -784,21 +799,8 @@ impl Serialize for WireCellOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (shape, acc) = (&*self.a.shape, self.acc);
         let stride = shape.stride();
-        let mut entries: Vec<((u32, u32), EntryCell)> = acc
-            .entries
-            .iter()
-            .map(|(&f, &e)| (shape.unflat(f), e))
-            .collect();
-        entries.sort_unstable_by_key(|x| x.0);
-        let mut sole: Vec<((u32, u32, u32), u64)> = acc
-            .sole
-            .iter()
-            .map(|(&k, &n)| {
-                let (own, e) = shape.unflat((k >> 32) as u32);
-                ((k as u32, own, e), n)
-            })
-            .collect();
-        sole.sort_unstable_by_key(|x| x.0);
+        let entries = acc.entry_list(shape);
+        let sole = acc.sole_list(shape);
         let mut st = s.serialize_struct("Cell", 7)?;
         st.serialize_field("responses", &acc.responses)?;
         st.serialize_field("tokens", &acc.tokens)?;

@@ -494,10 +494,15 @@ pub fn run(
                 })?;
             }
             let stats = handle.join().expect("the reader thread does not panic");
-            let mut total = Aggregate::new(shape.clone());
-            for w in workers {
-                let w = w.into_inner().unwrap_or_else(|e| e.into_inner());
-                total.merge(&w.agg);
+            // Merge into the first worker's counts, dropping each other
+            // worker's as soon as it is merged, so the respondent sets are
+            // not held twice.
+            let mut aggs = workers
+                .into_iter()
+                .map(|w| w.into_inner().unwrap_or_else(|e| e.into_inner()).agg);
+            let mut total = aggs.next().unwrap_or_else(|| Aggregate::new(shape.clone()));
+            for agg in aggs {
+                total.merge(&agg);
             }
             Ok((stats, total))
         })?;

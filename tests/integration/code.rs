@@ -266,25 +266,9 @@ fn reordered_batches_are_byte_identical() {
         csv.push_str(&format!("P{},{group},{q},{text}\n", i / 4));
     }
     dir.create("many.csv", csv);
-    let run = |out: &'static str, threads: &'static str, batch: &'static str| {
-        dir.ok(&[
-            "code",
-            "many.csv",
-            "--id",
-            "id",
-            "--group",
-            "group",
-            "--question",
-            "question",
-            "--out",
-            out,
-            "--quiet",
-            "--kwic",
-            "--threads",
-            threads,
-            "--batch-rows",
-            batch,
-        ]);
+    let run = |out: &str, threads: &str, batch: &str| {
+        let extra = ["--kwic", "--threads", threads, "--batch-rows", batch];
+        dir.code_long("many.csv", "id", out, &extra);
     };
     run("a", "1", "16384");
     run("b", "3", "50");
@@ -345,26 +329,18 @@ fn many_chunks_are_byte_identical_for_any_thread_count() {
         }
     }
     dir.create("big.csv", w.into_inner().unwrap());
-    let args = |out: &'static str, threads: &'static str| {
-        vec![
-            "code",
-            "big.csv",
-            "--id",
-            "participant_id",
-            "--group",
-            "group",
-            "--question",
-            "question",
-            "--out",
-            out,
-            "--quiet",
-            "--kwic",
-            "--threads",
-            threads,
-        ]
-    };
-    dir.ok(&args("t1", "1"));
-    dir.ok(&args("t3", "3"));
+    dir.code_long(
+        "big.csv",
+        "participant_id",
+        "t1",
+        &["--kwic", "--threads", "1"],
+    );
+    dir.code_long(
+        "big.csv",
+        "participant_id",
+        "t3",
+        &["--kwic", "--threads", "3"],
+    );
     for file in [
         "themes_by_group.csv",
         "responses.csv",

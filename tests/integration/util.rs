@@ -130,11 +130,18 @@ impl Dir {
     /// columns) into `out`, quietly, with `extra` flags; returns stdout.
     pub fn code_fixtures(&self, out: &str, extra: &[&str]) -> String {
         let input = fixture("responses.csv");
+        self.code_long(input.to_str().unwrap(), "participant_id", out, extra)
+    }
+
+    /// `thematic code` on a long-layout `input` (id column `id`, columns
+    /// `group` and `question`) into `out`, quietly, with `extra` flags;
+    /// returns stdout.
+    pub fn code_long(&self, input: &str, id: &str, out: &str, extra: &[&str]) -> String {
         let mut args = vec![
             "code",
-            input.to_str().unwrap(),
+            input,
             "--id",
-            "participant_id",
+            id,
             "--group",
             "group",
             "--question",
