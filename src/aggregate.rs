@@ -50,7 +50,6 @@ pub struct EntryCell {
     pub responses: u64,
     /// What the hits add to the theme's `hits`: one per match, or (liwc
     /// semantics) the match's tokens. The score is `units × weight`.
-    #[serde(default)]
     pub units: u64,
 }
 
@@ -386,7 +385,7 @@ pub struct Aggregate {
     question_index: FxHashMap<String, usize>,
     /// (group values, question index, counts).
     cells: Vec<(Vec<String>, usize, Acc)>,
-    /// Joined key (`g1 \x1f g2 \x1f question-index`) → index in `cells`, so
+    /// Joined key (`len:g1 len:g2 question-index`) → index in `cells`, so
     /// a response costs one hash lookup and no allocation.
     cell_index: FxHashMap<String, usize>,
     key_buf: String,
@@ -455,10 +454,12 @@ impl Aggregate {
     /// The index in `cells` of (groups, question), created when new.
     fn cell_slot<'g>(&mut self, groups: impl Iterator<Item = &'g str> + Clone, q: usize) -> usize {
         use std::fmt::Write;
+        // Each value prefixed by its length, so no group value can make two
+        // different cells share a key.
         self.key_buf.clear();
         for g in groups.clone() {
+            let _ = write!(self.key_buf, "{}:", g.len());
             self.key_buf.push_str(g);
-            self.key_buf.push('\x1f');
         }
         let _ = write!(self.key_buf, "{q}");
         if let Some(&i) = self.cell_index.get(self.key_buf.as_str()) {
@@ -685,8 +686,14 @@ impl Aggregate {
         WireOut(self)
     }
 
-    /// Rebuild an aggregate from its `partial.json` form.
-    pub fn from_wire(w: WireAggregate, shape: Arc<Shape>) -> Result<Aggregate, String> {
+    /// Rebuild an aggregate from its `partial.json` form, checking it
+    /// against the lexicon's shape and `n_groups` group columns: a
+    /// malformed partial is an error, never a panic or a silent miscount.
+    pub fn from_wire(
+        w: WireAggregate,
+        shape: Arc<Shape>,
+        n_groups: usize,
+    ) -> Result<Aggregate, String> {
         let n_themes = shape.n_themes();
         if w.n_themes != n_themes {
             return Err(format!(
@@ -697,46 +704,90 @@ impl Aggregate {
         let stride = shape.stride();
         let mut a = Aggregate::new(shape);
         for (i, q) in w.questions.iter().enumerate() {
+            if a.question_index.contains_key(q) {
+                return Err(format!("lists the question `{q}` twice"));
+            }
             a.question_slot(q, (0, i as u64));
         }
-        for ((groups, q), c) in w.cells {
-            if q >= w.questions.len() || c.themes.len() != n_themes {
-                return Err("has a malformed cell".into());
+        // Bits a respondent may carry: one per theme.
+        let last_word = if n_themes.is_multiple_of(64) {
+            u64::MAX
+        } else {
+            (1u64 << (n_themes % 64)) - 1
+        };
+        for (ci, ((groups, q), c)) in w.cells.into_iter().enumerate() {
+            let cell = |m: String| format!("cell {}: {m}", ci + 1);
+            if q >= a.questions.len() {
+                return Err(cell(format!("names question {q}, which is not listed")));
             }
-            let ci = a.cell_slot(groups.iter().map(String::as_str), q);
+            if groups.len() != n_groups {
+                return Err(cell(format!(
+                    "has {} group values, the partial has {n_groups} group columns",
+                    groups.len()
+                )));
+            }
+            if c.themes.len() != n_themes {
+                return Err(cell(format!(
+                    "has {} themes, not {n_themes}",
+                    c.themes.len()
+                )));
+            }
+            let before = a.cells.len();
+            let slot = a.cell_slot(groups.iter().map(String::as_str), q);
+            if a.cells.len() == before {
+                return Err(cell("repeats an earlier cell's groups and question".into()));
+            }
+            let shape = &*a.shape;
+            let flat = |t: u32, e: u32| -> Result<u32, String> {
+                let known = (t as usize) < n_themes
+                    && e < shape.entry_start[t as usize + 1] - shape.entry_start[t as usize];
+                if known {
+                    Ok(shape.flat(t, e))
+                } else {
+                    Err(cell(format!(
+                        "names an entry ({t}, {e}) the lexicon does not have"
+                    )))
+                }
+            };
             let mut acc = Acc::new(n_themes);
             acc.responses = c.responses;
             acc.tokens = c.tokens;
             acc.responses_without_id = c.responses_without_id;
             acc.themes = c.themes;
-            let flat = |t: u32, e: u32| -> Result<u32, String> {
-                let s = &a.shape;
-                if (t as usize) < n_themes
-                    && e < s.entry_start[t as usize + 1] - s.entry_start[t as usize]
-                {
-                    Ok(s.flat(t, e))
-                } else {
-                    Err(format!(
-                        "names an entry ({t}, {e}) the lexicon does not have"
-                    ))
-                }
-            };
             for ((t, e), ec) in c.entries {
-                acc.entries.insert(flat(t, e)?, ec);
+                if acc.entries.insert(flat(t, e)?, ec).is_some() {
+                    return Err(cell(format!("lists entry ({t}, {e}) twice")));
+                }
             }
             for ((t, own, e), n) in c.sole {
-                acc.sole
-                    .insert(u64::from(flat(own, e)?) << 32 | u64::from(t), n);
-            }
-            for (id, bits) in &c.respondents {
-                let id = a.ids.intern(id);
-                let mine = acc.respondents.bits_mut(id, stride);
-                for (x, y) in mine.iter_mut().zip(bits) {
-                    *x |= y;
+                let f = flat(own, e)?;
+                if !shape.chain(own).any(|x| x == t) {
+                    return Err(cell(format!(
+                        "counts entry ({own}, {e}) as sole contributor of theme {t}, which is not its theme or an ancestor"
+                    )));
+                }
+                if acc
+                    .sole
+                    .insert(u64::from(f) << 32 | u64::from(t), n)
+                    .is_some()
+                {
+                    return Err(cell(format!(
+                        "lists sole contributor ({t}, {own}, {e}) twice"
+                    )));
                 }
             }
-            let stride1 = stride;
-            a.cells[ci].2.merge(&acc, |id| id, stride1);
+            for (id, bits) in &c.respondents {
+                let valid =
+                    bits.len() == stride && bits.last().is_none_or(|&w| w & !last_word == 0);
+                if !valid {
+                    return Err(cell(format!(
+                        "gives respondent `{id}` theme bits {bits:?}, not {stride} word(s) within {n_themes} themes"
+                    )));
+                }
+                let id = a.ids.intern(id);
+                acc.respondents.bits_mut(id, stride).copy_from_slice(bits);
+            }
+            a.cells[slot].2 = acc;
         }
         a.responses_without_tokens = w.responses_without_tokens;
         Ok(a)
@@ -1021,11 +1072,11 @@ mod tests {
         }
         let json = serde_json::to_string(&a.wire()).unwrap();
         let w: WireAggregate = serde_json::from_str(&json).unwrap();
-        let b = Aggregate::from_wire(w, shape.clone()).unwrap();
+        let b = Aggregate::from_wire(w, shape.clone(), 1).unwrap();
         assert_eq!(a.cells_with_all(), b.cells_with_all());
         assert_eq!(serde_json::to_string(&b.wire()).unwrap(), json);
         let w: WireAggregate = serde_json::from_str(&json).unwrap();
         let other = Arc::new(Shape::new(vec![None], vec![vec![]], false));
-        assert!(Aggregate::from_wire(w, other).is_err());
+        assert!(Aggregate::from_wire(w, other, 1).is_err());
     }
 }

@@ -409,8 +409,8 @@ pub fn run(
         invalid: &mut invalid,
         back: &back_tx,
     };
-    let (stats, total) =
-        std::thread::scope(|scope| -> Result<(Vec<InputStats>, Aggregate), Error> {
+    let (stats, total) = std::thread::scope(
+        |scope| -> Result<(Vec<InputStats>, Aggregate), Error> {
             // Owned here, so that an early error return drops it before the
             // scope joins the reader thread: the reader's next send then
             // fails and it stops, instead of waiting on a full queue.
@@ -465,13 +465,22 @@ pub fn run(
                     let mut order = Reorder::new(res_rx);
                     let (ctx, workers) = (&ctx, &workers);
                     for batch in rx.iter() {
-                        let batch = Arc::new(batch?);
+                        let batch = match batch {
+                            Ok(b) => Arc::new(b),
+                            Err(e) => {
+                                // A chunk coded earlier may hold an earlier
+                                // error: report the first in input order.
+                                order.drain(&mut sink, 0)?;
+                                return Err(e);
+                            }
+                        };
                         let ranges = chunk_ranges(batch.len());
                         order.in_flight.push_back((batch.clone(), ranges.len()));
                         for r in ranges {
                             let (seq, tx, batch) = (order.next_seq, res_tx.clone(), batch.clone());
                             order.next_seq += 1;
                             scope.spawn(move |_| {
+                                let start = r.start;
                                 let i = rayon::current_thread_index().unwrap_or(0) % workers.len();
                                 let mut w = workers[i].lock().unwrap_or_else(|e| e.into_inner());
                                 let out =
@@ -479,7 +488,11 @@ pub fn run(
                                         code_chunk(ctx, &batch, r, &mut w)
                                     }))
                                     .unwrap_or_else(|_| {
-                                        Err(Error::Data("a worker thread panicked".into()))
+                                        let first = batch.row(start);
+                                        Err(Error::Data(format!(
+                                            "internal error: a worker thread panicked while coding {} from line {} (please report it)",
+                                            ctx.input_names[first.input], first.line
+                                        )))
                                     });
                                 // Let go of the batch before reporting, so
                                 // the writer can hand it back to the reader.
@@ -505,7 +518,8 @@ pub fn run(
                 total.merge(&agg);
             }
             Ok((stats, total))
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
 
     let mut stats = stats;
@@ -845,7 +859,7 @@ fn code_chunk(
         }
         let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
         let question_field = layout.question.map(&mut get);
-        for ((col, _), label) in layout.text.iter().zip(&layout.question_labels) {
+        for (k, ((col, _), label)) in layout.text.iter().zip(&layout.question_labels).enumerate() {
             let text = get(*col);
             let question: &str = question_field.as_deref().unwrap_or(label);
             if ctx.check_question_label && question == ctx.all_label {
@@ -869,7 +883,8 @@ fn code_chunk(
                 question,
                 Coded {
                     id: id.as_deref(),
-                    at: (row.row, *col as u64),
+                    // Within a row, questions in `--text` order.
+                    at: (row.row, k as u64),
                     tokens: n_tokens as u64,
                     counts: &w.counts,
                     matches: &w.matches,

@@ -648,6 +648,9 @@ pub struct Reader {
     layout: Option<Arc<Layout>>,
     header: Vec<String>,
     progress: Arc<AtomicU64>,
+    /// An error met while filling a batch that already had rows, for the
+    /// next call.
+    failed: Option<Error>,
 }
 
 struct Open {
@@ -676,6 +679,7 @@ impl Reader {
             layout: None,
             header: Vec::new(),
             progress: Arc::new(AtomicU64::new(0)),
+            failed: None,
         };
         r.open_next()?;
         Ok(r)
@@ -977,8 +981,26 @@ impl Reader {
 
     /// Fill `batch` (emptied first, its buffers reused) with the next rows;
     /// false when every input is exhausted.
+    ///
+    /// An error after some rows of the batch were read comes with the next
+    /// call, so the rows before it are coded first (and an earlier error in
+    /// them is the one reported, whatever the batch size).
     pub fn next_batch_into(&mut self, batch: &mut Batch) -> Result<bool, Error> {
         batch.clear();
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        match self.fill(batch) {
+            Ok(()) => Ok(!(batch.rows.is_empty() && batch.skipped.is_empty())),
+            Err(e) if !batch.rows.is_empty() => {
+                self.failed = Some(e);
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn fill(&mut self, batch: &mut Batch) -> Result<(), Error> {
         while batch.rows.len() < self.opts.batch_rows {
             let Some(open) = self.current.as_mut() else {
                 if !self.open_next()? {
@@ -1039,7 +1061,7 @@ impl Reader {
             batch.push(self.next_row, input, line, &record, layout);
             open.spare = Some(record);
         }
-        Ok(!(batch.rows.is_empty() && batch.skipped.is_empty()))
+        Ok(())
     }
 
     fn skip(

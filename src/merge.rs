@@ -149,10 +149,13 @@ pub fn run(
                 ),
             });
         }
+        let n_groups = partial.group_names.len();
         let mut agg =
-            Aggregate::from_wire(partial.aggregate, shape.clone()).map_err(|m| Error::Input {
-                path: info.path.clone(),
-                message: m,
+            Aggregate::from_wire(partial.aggregate, shape.clone(), n_groups).map_err(|m| {
+                Error::Input {
+                    path: info.path.clone(),
+                    message: format!("is not a valid partial result: {m}"),
+                }
             })?;
         // Questions keep their order of first appearance across the
         // partials, in the order given.

@@ -629,6 +629,158 @@ fn merged_shards_equal_one_run() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("choose another --out"));
 }
 
+/// A malformed partial.json is an error naming the file, never a panic or
+/// a silent miscount: each case changes one field of a valid partial.
+#[test]
+fn malformed_partials_are_errors() {
+    let dir = Dir::new();
+    run_long(&dir, "a", &[]);
+    let good: serde_json::Value = serde_json::from_str(&dir.read("a/partial.json")).unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 8] = [
+        ("bit past the last theme", |p| {
+            let r = p["aggregate"]["cells"][0][1]["respondents"]
+                .as_object_mut()
+                .unwrap();
+            let first = r.keys().next().unwrap().clone();
+            r[&first] = serde_json::json!([1u64 << 62]);
+        }),
+        ("bits too short", |p| {
+            let r = p["aggregate"]["cells"][0][1]["respondents"]
+                .as_object_mut()
+                .unwrap();
+            let first = r.keys().next().unwrap().clone();
+            r[&first] = serde_json::json!([]);
+        }),
+        ("question listed twice", |p| {
+            let q = p["aggregate"]["questions"][0].clone();
+            p["aggregate"]["questions"].as_array_mut().unwrap().push(q);
+        }),
+        ("question out of range", |p| {
+            p["aggregate"]["cells"][0][0][1] = serde_json::json!(99);
+        }),
+        ("cell repeated", |p| {
+            let c = p["aggregate"]["cells"][0].clone();
+            p["aggregate"]["cells"].as_array_mut().unwrap().push(c);
+        }),
+        ("entry repeated", |p| {
+            let e = p["aggregate"]["cells"][0][1]["entries"][0].clone();
+            p["aggregate"]["cells"][0][1]["entries"]
+                .as_array_mut()
+                .unwrap()
+                .push(e);
+        }),
+        ("sole theme not in the entry's chain", |p| {
+            p["aggregate"]["cells"][0][1]["sole"][0][0][0] = serde_json::json!(999);
+        }),
+        ("units missing", |p| {
+            p["aggregate"]["cells"][0][1]["entries"][0][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("units");
+        }),
+    ];
+    for (what, edit) in cases {
+        let mut bad = good.clone();
+        edit(&mut bad);
+        dir.create("bad.json", serde_json::to_vec(&bad).unwrap());
+        let out = dir.fails(&["merge", "bad.json", "--out", "m", "--quiet"], 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.json"), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    // The unedited partial merges.
+    dir.create("good.json", serde_json::to_vec(&good).unwrap());
+    dir.ok(&["merge", "good.json", "--out", "m", "--quiet"]);
+}
+
+/// Wide layout: questions come in `--text` order, whatever the columns'
+/// order in the file.
+#[test]
+fn wide_questions_follow_the_text_order() {
+    let dir = Dir::new();
+    dir.create(
+        "w.csv",
+        "A,B,g\nI stay sober,helping others,AA\nsponsor call,clean time,NA\n",
+    );
+    dir.ok(&[
+        "code", "w.csv", "--text", "B", "--text", "A", "--group", "g", "--out", "o", "--quiet",
+    ]);
+    let t = Table::read(dir.path().join("o/themes_by_group.csv"));
+    let q = t.col("question");
+    let mut order: Vec<&str> = Vec::new();
+    for row in &t.rows {
+        if !order.contains(&row[q].as_str()) {
+            order.push(&row[q]);
+        }
+    }
+    assert_eq!(order, ["B", "A", "All"]);
+}
+
+/// With several errors, the one reported is the first in input order,
+/// whatever the thread count: here a group value equal to `All` (a coding
+/// error) before a malformed row (a reading error under `--strict`).
+#[test]
+fn the_first_error_is_reported_for_any_thread_count() {
+    let dir = Dir::new();
+    let mut csv = String::from("g,text\n");
+    for i in 0..40 {
+        csv.push_str(&format!("g{},sober\n", i % 2));
+    }
+    csv.push_str("All,sober\n");
+    csv.push_str("x,too,many\n");
+    for _ in 0..40 {
+        csv.push_str("g1,sober\n");
+    }
+    dir.create("e.csv", csv);
+    for threads in ["1", "2", "4"] {
+        for batch in ["2", "41", "16384"] {
+            let out = dir.fails(
+                &[
+                    "code",
+                    "e.csv",
+                    "--group",
+                    "g",
+                    "--strict",
+                    "--out",
+                    "o",
+                    "--quiet",
+                    "--threads",
+                    threads,
+                    "--batch-rows",
+                    batch,
+                ],
+                1,
+            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("e.csv:42"),
+                "--threads {threads} --batch-rows {batch}: {err}"
+            );
+        }
+    }
+}
+
+/// Group values that contain the cell key's old separator stay distinct
+/// cells.
+#[test]
+fn group_values_never_collide_in_cell_keys() {
+    let dir = Dir::new();
+    dir.create("k.csv", "text,g1,g2\nsober,a\u{1f}b,c\nsober,a,b\u{1f}c\n");
+    dir.ok(&[
+        "code", "k.csv", "--group", "g1", "--group", "g2", "--out", "o", "--quiet",
+    ]);
+    let t = Table::read(dir.path().join("o/themes_by_group.csv"));
+    let (g1, g2) = (t.col("g1"), t.col("g2"));
+    let cells: std::collections::BTreeSet<(&str, &str)> = t
+        .rows
+        .iter()
+        .map(|r| (r[g1].as_str(), r[g2].as_str()))
+        .collect();
+    assert!(cells.contains(&("a\u{1f}b", "c")));
+    assert!(cells.contains(&("a", "b\u{1f}c")));
+}
+
 #[test]
 fn liwc_semantics_reports_wc_dic_and_percentages() {
     let dir = Dir::new();
