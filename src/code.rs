@@ -98,7 +98,7 @@ impl Default for CodeOptions {
             all_label: "All".into(),
             progress: false,
             command_line: Vec::new(),
-            batch_rows: 16384,
+            batch_rows: 8192,
             kwic: false,
             context: 8,
             min_cell: None,

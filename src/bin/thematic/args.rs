@@ -189,7 +189,7 @@ pub struct CodeArgs {
     pub threads: usize,
     /// Rows per batch handed from the reader to the workers (tuning and
     /// tests; outputs do not depend on it).
-    #[arg(long, value_name = "N", default_value_t = 16384, hide = true)]
+    #[arg(long, value_name = "N", default_value_t = 8192, hide = true)]
     pub batch_rows: usize,
     /// Fail on the first malformed row instead of skipping it.
     #[arg(long, help_heading = "Run")]
