@@ -132,20 +132,22 @@ struct Interner {
     table: hashbrown::HashTable<u32>,
 }
 
+/// Id `i` of the interner's `text` and `ends` (a free function, so
+/// `intern` can use it while the table is borrowed).
+fn interned<'t>(text: &'t str, ends: &[usize], i: u32) -> &'t str {
+    let i = i as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &text[start..ends[i]]
+}
+
 impl Interner {
     fn get(&self, i: u32) -> &str {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        interned(&self.text, &self.ends, i)
     }
 
     fn intern(&mut self, s: &str) -> u32 {
         let Interner { text, ends, table } = self;
-        let get = |i: u32| {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &text[start..ends[i]]
-        };
+        let get = |i: u32| interned(text, ends, i);
         let hash = FxBuildHasher.hash_one(s);
         if let Some(&i) = table.find(hash, |&i| get(i) == s) {
             return i;

@@ -425,7 +425,7 @@ pub fn run(
                     for r in chunk_ranges(batch.len()) {
                         sink.chunk(code_chunk(&ctx, &batch, r, &mut w)?)?;
                     }
-                    write_skipped(&mut sink.files.skipped, &batch.skipped)?;
+                    sink.skipped(&batch)?;
                     bar.set_position(progress.load(Ordering::Relaxed));
                 }
                 return Ok((reader.finish(), w.agg));
@@ -449,18 +449,17 @@ pub fn run(
                 }
                 reader.finish()
             });
-            // One worker (scratch buffers and the matcher's per-token memo) per
+            // One worker (scratch buffers, the per-token memo of regex lexicons) per
             // thread for the whole run, so the memo stays warm across batches.
             // Which worker codes a chunk does not change its output.
             let workers: Vec<std::sync::Mutex<Worker>> = (0..pool.current_num_threads().max(1))
                 .map(|_| std::sync::Mutex::new(Worker::new(&shape)))
                 .collect();
-            {
-                // Chunks are coded as soon as their batch arrives, by
-                // whichever thread is free, and written in input order as
-                // they complete: no barrier between batches, at most
-                // `MAX_IN_FLIGHT` batches held.
-                pool.in_place_scope(|scope| -> Result<(), Error> {
+            // Chunks are coded as soon as their batch arrives, by
+            // whichever thread is free, and written in input order as
+            // they complete: no barrier between batches, at most
+            // `MAX_IN_FLIGHT` batches held.
+            pool.in_place_scope(|scope| -> Result<(), Error> {
                     let (res_tx, res_rx) = mpsc::channel();
                     let mut order = Reorder::new(res_rx);
                     let (ctx, workers) = (&ctx, &workers);
@@ -505,7 +504,6 @@ pub fn run(
                     }
                     order.drain(&mut sink, 0)
                 })?;
-            }
             let stats = handle.join().expect("the reader thread does not panic");
             // Merge into the first worker's counts, dropping each other
             // worker's as soon as it is merged, so the respondent sets are
@@ -756,11 +754,18 @@ impl Sink<'_> {
         Ok(())
     }
 
-    /// Every chunk of `batch` is written: list its skipped rows and hand
-    /// the batch back to the reader (dropped if the reader is done).
-    fn batch_done(&mut self, batch: Batch) -> Result<(), Error> {
-        write_skipped(&mut self.files.skipped, &batch.skipped)?;
-        let _ = self.back.send(batch);
+    /// Every chunk of `batch` is written: list its skipped rows.
+    fn skipped(&mut self, batch: &Batch) -> Result<(), Error> {
+        write_skipped(&mut self.files.skipped, &batch.skipped)
+    }
+
+    /// As [`Sink::skipped`], then hand the batch back to the reader (if it
+    /// is no longer shared; dropped if the reader is done).
+    fn batch_done(&mut self, batch: Arc<Batch>) -> Result<(), Error> {
+        self.skipped(&batch)?;
+        if let Ok(batch) = Arc::try_unwrap(batch) {
+            let _ = self.back.send(batch);
+        }
         Ok(())
     }
 }
@@ -795,10 +800,7 @@ impl Reorder {
             // chunks), so the next chunk belongs to the front batch.
             while self.in_flight.front().is_some_and(|b| b.1 == 0) {
                 let (batch, _) = self.in_flight.pop_front().expect("checked");
-                match Arc::try_unwrap(batch) {
-                    Ok(batch) => sink.batch_done(batch)?,
-                    Err(batch) => write_skipped(&mut sink.files.skipped, &batch.skipped)?,
-                }
+                sink.batch_done(batch)?;
             }
             if let Some(out) = self.ready.remove(&self.next_write) {
                 self.next_write += 1;

@@ -18,7 +18,7 @@
 //! The matcher is immutable after [`Matcher::new`] and shared by reference
 //! across rayon workers; each worker owns a [`Scratch`].
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::lexicon::{Cue, Lexicon, ScopeBreak, Semantics, TokenPattern, parent_id};
 use crate::tokenize::{Token, Tokens};
@@ -118,13 +118,13 @@ enum LiwcRank {
     Exact,
 }
 
+/// Negation as matching uses it. Exact and prefix cues and break words
+/// are flags in the [`Trie`]; suffix cues and scope-break characters are
+/// checked here.
 #[derive(Debug)]
 struct CNegation {
     window: usize,
-    cue_exact: FxHashSet<String>,
-    cue_prefix: Vec<String>,
     cue_suffix: Vec<String>,
-    break_words: FxHashSet<String>,
     break_chars: Vec<String>,
 }
 
@@ -292,37 +292,21 @@ impl Matcher {
         m.negation = lex.negation.as_ref().map(|n| {
             let mut c = CNegation {
                 window: n.window,
-                cue_exact: FxHashSet::default(),
-                cue_prefix: Vec::new(),
                 cue_suffix: Vec::new(),
-                break_words: FxHashSet::default(),
                 break_chars: Vec::new(),
             };
             for cue in &n.cues {
                 match cue {
-                    Cue::Exact(s) => {
-                        c.cue_exact.insert(s.clone());
-                    }
-                    Cue::Prefix(s) => c.cue_prefix.push(s.clone()),
+                    Cue::Exact(s) => m.trie.insert(s.as_bytes()).exact_flags |= CUE,
+                    Cue::Prefix(s) => m.trie.insert(s.as_bytes()).prefix_flags |= CUE,
                     Cue::Suffix(s) => c.cue_suffix.push(s.clone()),
                 }
             }
             for b in &n.scope_breaks {
                 match b {
-                    ScopeBreak::Word(w) => {
-                        c.break_words.insert(w.clone());
-                    }
+                    ScopeBreak::Word(w) => m.trie.insert(w.as_bytes()).exact_flags |= BREAK_WORD,
                     ScopeBreak::Chars(s) => c.break_chars.push(s.clone()),
                 }
-            }
-            for s in &c.cue_exact {
-                m.trie.insert(s.as_bytes()).exact_flags |= CUE;
-            }
-            for s in &c.cue_prefix {
-                m.trie.insert(s.as_bytes()).prefix_flags |= CUE;
-            }
-            for s in &c.break_words {
-                m.trie.insert(s.as_bytes()).exact_flags |= BREAK_WORD;
             }
             c
         });
