@@ -13,8 +13,10 @@
 //! weighted scores are computed once, at the end, from per-entry counts in
 //! entry order. Respondent ids are interned (a `u32` per distinct id, the
 //! text stored once per aggregate), and a cell keeps one theme bit set per
-//! respondent, so memory grows with distinct (respondent, cell) pairs, not
-//! with the input's size.
+//! respondent in a log compacted by sorting (no hash table), so memory
+//! grows with distinct (respondent, cell) pairs, not with the input's size;
+//! `All` levels count the union of their cells' respondents by a k-way
+//! merge, without building it.
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
@@ -164,48 +166,166 @@ impl Interner {
     }
 }
 
-/// The respondents of a cell: id → the themes they carry there (a bit
-/// per theme, `stride` words per respondent).
+/// The respondents of a cell: one record per (interned id, theme bits),
+/// `stride` words of bits each, in two arrays and without a hash table
+/// (4 + 8 × stride bytes a record).
+///
+/// A response appends a record. `ids[..sorted]` is kept strictly
+/// increasing: a worker interns ids in order of first appearance and most
+/// respondents answer each question once, so an appended id usually extends
+/// the sorted run for free. When the unsorted tail grows as long as the
+/// sorted part, the log is compacted (sorted by id, a respondent's records
+/// united), so memory follows distinct (respondent, cell) pairs, not
+/// responses.
 #[derive(Clone, Debug, Default)]
 struct Respondents {
-    slots: FxHashMap<u32, u32>,
+    ids: Vec<u32>,
     bits: Vec<u64>,
+    sorted: usize,
 }
 
+/// Tails shorter than this are not worth a compaction of their own.
+const MIN_COMPACT: usize = 4096;
+
 impl Respondents {
-    fn bits_mut(&mut self, id: u32, stride: usize) -> &mut [u64] {
-        let next = self.slots.len() as u32;
-        let slot = *self.slots.entry(id).or_insert(next) as usize;
-        if slot == next as usize {
-            self.bits.resize(self.bits.len() + stride, 0);
+    /// Append a record; compact when the unsorted tail is long.
+    fn push(&mut self, id: u32, bits: &[u64]) {
+        let n = self.ids.len();
+        if n == self.ids.capacity() {
+            // Grow by a quarter, not double: at a gigabyte of input these
+            // arrays are most of the memory, and slack is waste.
+            let more = (n / 4).max(16);
+            self.ids.reserve_exact(more);
+            self.bits.reserve_exact(more * bits.len());
         }
-        &mut self.bits[slot * stride..(slot + 1) * stride]
+        if self.sorted == n && self.ids.last().is_none_or(|&last| last < id) {
+            self.sorted += 1;
+        }
+        self.ids.push(id);
+        self.bits.extend_from_slice(bits);
+        let tail = self.ids.len() - self.sorted;
+        if tail >= self.sorted.max(MIN_COMPACT) {
+            self.compact(bits.len());
+        }
     }
 
-    fn union(&mut self, other: &Respondents, remap: impl Fn(u32) -> u32, stride: usize) {
-        for (&id, &slot) in &other.slots {
-            let theirs = &other.bits[slot as usize * stride..(slot as usize + 1) * stride];
-            for (a, b) in self.bits_mut(remap(id), stride).iter_mut().zip(theirs) {
-                *a |= b;
+    /// Sort the records by id and unite each respondent's theme bits.
+    fn compact(&mut self, stride: usize) {
+        let n = self.ids.len();
+        if self.sorted == n {
+            return;
+        }
+        let mut order: Vec<u64> = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| u64::from(id) << 32 | i as u64)
+            .collect();
+        order.sort_unstable();
+        let distinct = 1 + order
+            .windows(2)
+            .filter(|w| w[0] >> 32 != w[1] >> 32)
+            .count();
+        let mut ids = Vec::with_capacity(distinct);
+        let mut bits = Vec::with_capacity(distinct * stride);
+        for k in order {
+            let (id, i) = ((k >> 32) as u32, (k as u32) as usize);
+            let theirs = &self.bits[i * stride..(i + 1) * stride];
+            if ids.last() == Some(&id) {
+                let at = bits.len() - stride;
+                for (a, b) in bits[at..].iter_mut().zip(theirs) {
+                    *a |= b;
+                }
+            } else {
+                ids.push(id);
+                bits.extend_from_slice(theirs);
             }
         }
+        self.ids = ids;
+        self.bits = bits;
+        self.sorted = self.ids.len();
     }
 
-    /// (respondents, respondents carrying each theme).
-    fn counts(&self, n_themes: usize, stride: usize) -> (u64, Vec<u64>) {
+    /// This set compacted: itself when it already is, else a compacted copy.
+    fn compacted(&self, stride: usize) -> std::borrow::Cow<'_, Respondents> {
+        if self.sorted == self.ids.len() {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.compact(stride);
+            std::borrow::Cow::Owned(copy)
+        }
+    }
+
+    /// Append `other`'s records, ids renumbered by `remap`, and compact.
+    fn union(&mut self, other: &Respondents, remap: impl Fn(u32) -> u32, stride: usize) {
+        self.ids.reserve_exact(other.ids.len());
+        self.bits.reserve_exact(other.bits.len());
+        for (i, &id) in other.ids.iter().enumerate() {
+            let id = remap(id);
+            if self.sorted == self.ids.len() && self.ids.last().is_none_or(|&last| last < id) {
+                self.sorted += 1;
+            }
+            self.ids.push(id);
+            self.bits
+                .extend_from_slice(&other.bits[i * stride..(i + 1) * stride]);
+        }
+        self.compact(stride);
+    }
+
+    /// (distinct respondents, respondents carrying each theme) of the
+    /// union of `sets`, by a k-way merge of their sorted records: no copy
+    /// of the union is made, however many sets an `All` level joins.
+    fn union_counts(sets: &[&Respondents], n_themes: usize, stride: usize) -> (u64, Vec<u64>) {
+        use std::cmp::Reverse;
+        let sets: Vec<_> = sets.iter().map(|r| r.compacted(stride)).collect();
         let mut with = vec![0u64; n_themes];
-        if stride > 0 {
-            for bits in self.bits.chunks_exact(stride) {
-                for (w, &word) in bits.iter().enumerate() {
-                    let mut word = word;
-                    while word != 0 {
-                        with[w * 64 + word.trailing_zeros() as usize] += 1;
-                        word &= word - 1;
-                    }
+        let count = |with: &mut [u64], bits: &[u64]| {
+            for (w, &word) in bits.iter().enumerate() {
+                let mut word = word;
+                while word != 0 {
+                    with[w * 64 + word.trailing_zeros() as usize] += 1;
+                    word &= word - 1;
                 }
             }
+        };
+        if let [one] = &sets[..] {
+            if stride > 0 {
+                for bits in one.bits.chunks_exact(stride) {
+                    count(&mut with, bits);
+                }
+            }
+            return (one.ids.len() as u64, with);
         }
-        (self.slots.len() as u64, with)
+        let mut respondents = 0u64;
+        let mut heads: std::collections::BinaryHeap<Reverse<(u32, usize, usize)>> = sets
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.ids.is_empty())
+            .map(|(k, r)| Reverse((r.ids[0], k, 0)))
+            .collect();
+        let mut united = vec![0u64; stride];
+        while let Some(Reverse((id, _, _))) = heads.peek().copied() {
+            united.fill(0);
+            while let Some(mut top) = heads.peek_mut() {
+                let Reverse((next, k, i)) = *top;
+                if next != id {
+                    break;
+                }
+                let r = &sets[k];
+                for (a, b) in united.iter_mut().zip(&r.bits[i * stride..(i + 1) * stride]) {
+                    *a |= b;
+                }
+                if i + 1 < r.ids.len() {
+                    *top = Reverse((r.ids[i + 1], k, i + 1));
+                } else {
+                    std::collections::binary_heap::PeekMut::pop(top);
+                }
+            }
+            respondents += 1;
+            count(&mut with, &united);
+        }
+        (respondents, with)
     }
 }
 
@@ -234,6 +354,12 @@ impl Acc {
 
     /// Add `other`'s counts; its respondent ids are renumbered by `remap`.
     fn merge(&mut self, other: &Acc, remap: impl Fn(u32) -> u32, stride: usize) {
+        self.add_counts(other);
+        self.respondents.union(&other.respondents, remap, stride);
+    }
+
+    /// Add `other`'s counts, respondents aside.
+    fn add_counts(&mut self, other: &Acc) {
         self.responses += other.responses;
         self.tokens += other.tokens;
         self.responses_without_id += other.responses_without_id;
@@ -251,7 +377,6 @@ impl Acc {
         for (k, v) in &other.sole {
             *self.sole.entry(*k).or_default() += v;
         }
-        self.respondents.union(&other.respondents, remap, stride);
     }
 
     /// ((theme, entry), counts) of the entries with a hit, sorted.
@@ -559,12 +684,7 @@ impl Aggregate {
             }
         }
         match (r.id, id) {
-            (_, Some(id)) => {
-                let mine = cell.respondents.bits_mut(id, shape.stride());
-                for (a, b) in mine.iter_mut().zip(&s.bits) {
-                    *a |= b;
-                }
-            }
+            (_, Some(id)) => cell.respondents.push(id, &s.bits),
             (Some(_), None) => cell.responses_without_id += 1,
             (None, None) => {}
         }
@@ -573,7 +693,9 @@ impl Aggregate {
     /// Add another aggregate (another worker's, or another shard's after
     /// [`Aggregate::set_shard`]). Counts add up, respondents are united by
     /// id, and a question keeps its earliest first appearance.
-    pub fn merge(&mut self, other: &Aggregate) {
+    /// Each of `other`'s cells is dropped as soon as it is merged, so the
+    /// two sets of respondents are not held in full at once.
+    pub fn merge(&mut self, other: Aggregate) {
         let qmap: Vec<usize> = (0..other.questions.len())
             .map(|q| self.question_slot(&other.questions[q], other.first[q]))
             .collect();
@@ -581,9 +703,9 @@ impl Aggregate {
             .map(|i| self.ids.intern(other.ids.get(i)))
             .collect();
         let stride = self.shape.stride();
-        for (groups, q, acc) in &other.cells {
-            let ci = self.cell_slot(groups.iter().map(String::as_str), qmap[*q]);
-            self.cells[ci].2.merge(acc, |id| ids[id as usize], stride);
+        for (groups, q, acc) in other.cells {
+            let ci = self.cell_slot(groups.iter().map(String::as_str), qmap[q]);
+            self.cells[ci].2.merge(&acc, |id| ids[id as usize], stride);
         }
         self.responses_without_tokens += other.responses_without_tokens;
     }
@@ -594,8 +716,6 @@ impl Aggregate {
     /// last; questions in order of first appearance, `All` last). Scores
     /// are computed here, from the per-entry counts in entry order.
     pub fn cells_with_all(&self) -> BTreeMap<CellKey, Cell> {
-        let shape = &*self.shape;
-        let (n_themes, stride) = (shape.n_themes(), shape.stride());
         let order = self.question_order();
         let mut rank = vec![0usize; order.len()];
         for (r, &q) in order.iter().enumerate() {
@@ -633,26 +753,32 @@ impl Aggregate {
         }
         let mut out = BTreeMap::new();
         for (key, list) in members {
-            // One cell is used as it is; several are merged (respondents
-            // united) into a copy that lives only while it is counted.
-            let merged;
-            let acc = if let [one] = list[..] {
-                &self.cells[one].2
-            } else {
-                let mut m = Acc::new(n_themes);
-                for &ci in &list {
-                    m.merge(&self.cells[ci].2, |id| id, stride);
-                }
-                merged = m;
-                &merged
-            };
-            out.insert(key, self.output_cell(acc));
+            let accs: Vec<&Acc> = list.iter().map(|&ci| &self.cells[ci].2).collect();
+            out.insert(key, self.output_cell(&accs));
         }
         out
     }
 
-    fn output_cell(&self, acc: &Acc) -> Cell {
+    /// The output cell of one or more data cells: one is used as it is;
+    /// several have their counts added into a copy without respondents,
+    /// whose union is counted without being built.
+    fn output_cell(&self, accs: &[&Acc]) -> Cell {
         let shape = &*self.shape;
+        let (n_themes, stride) = (shape.n_themes(), shape.stride());
+        let merged;
+        let acc = if let [one] = accs {
+            one
+        } else {
+            let mut m = Acc::new(n_themes);
+            for a in accs {
+                m.add_counts(a);
+            }
+            merged = m;
+            &merged
+        };
+        let sets: Vec<&Respondents> = accs.iter().map(|a| &a.respondents).collect();
+        let (respondents, respondents_with_theme) =
+            Respondents::union_counts(&sets, n_themes, stride);
         let mut themes = acc.themes.clone();
         let entries: BTreeMap<(u32, u32), EntryCell> = acc.entry_list(shape).into_iter().collect();
         for (&(own, e), ec) in &entries {
@@ -662,8 +788,6 @@ impl Aggregate {
             }
         }
         let sole = acc.sole_list(shape).into_iter().collect();
-        let (respondents, respondents_with_theme) =
-            acc.respondents.counts(shape.n_themes(), shape.stride());
         Cell {
             responses: acc.responses,
             tokens: acc.tokens,
@@ -787,8 +911,9 @@ impl Aggregate {
                     )));
                 }
                 let id = a.ids.intern(id);
-                acc.respondents.bits_mut(id, stride).copy_from_slice(bits);
+                acc.respondents.push(id, bits);
             }
+            acc.respondents.compact(stride);
             a.cells[slot].2 = acc;
         }
         a.responses_without_tokens = w.responses_without_tokens;
@@ -881,20 +1006,17 @@ struct RespondentsOut<'a> {
 
 impl Serialize for RespondentsOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut list: Vec<(&str, u32)> = self
-            .r
-            .slots
+        let r = self.r.compacted(self.stride);
+        let mut list: Vec<(&str, usize)> = r
+            .ids
             .iter()
-            .map(|(&id, &slot)| (self.ids.get(id), slot))
+            .enumerate()
+            .map(|(slot, &id)| (self.ids.get(id), slot))
             .collect();
         list.sort_unstable();
         let mut m = s.serialize_map(Some(list.len()))?;
         for (id, slot) in list {
-            let slot = slot as usize;
-            m.serialize_entry(
-                id,
-                &self.r.bits[slot * self.stride..(slot + 1) * self.stride],
-            )?;
+            m.serialize_entry(id, &r.bits[slot * self.stride..(slot + 1) * self.stride])?;
         }
         m.end()
     }
@@ -1019,6 +1141,98 @@ mod tests {
         assert_eq!(cell.themes[0].score, 7.0);
     }
 
+    /// The respondent log (appends, compactions, unions, k-way counts)
+    /// against a map from id to united bits, on logs long enough to compact
+    /// many times, with ids in order, shuffled and repeated.
+    #[test]
+    fn respondent_log_equals_a_map() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        type Naive = BTreeMap<u32, Vec<u64>>;
+        let stride = 2;
+        let strategy = proptest::collection::vec(
+            proptest::collection::vec((0u32..20_000, any::<u64>(), 0u64..4), 0..12_000),
+            1..4,
+        );
+        let mut runner = TestRunner::new(Config {
+            cases: 24,
+            ..Config::default()
+        });
+        runner
+            .run(&strategy, |sets| {
+                let mut logs = Vec::new();
+                let mut naives: Vec<Naive> = Vec::new();
+                for (k, records) in sets.iter().enumerate() {
+                    let mut log = Respondents::default();
+                    let mut naive = Naive::new();
+                    for (n, &(id, lo, hi)) in records.iter().enumerate() {
+                        // Half the sets in increasing order: the free path.
+                        let id = if k % 2 == 0 {
+                            id
+                        } else {
+                            n as u32 * 3 + id % 3
+                        };
+                        log.push(id, &[lo, hi]);
+                        let e = naive.entry(id).or_insert_with(|| vec![0; stride]);
+                        e[0] |= lo;
+                        e[1] |= hi;
+                    }
+                    prop_assert!(log.ids.len() <= 2 * naive.len().max(MIN_COMPACT));
+                    logs.push(log);
+                    naives.push(naive);
+                }
+                let counts = |naive: &Naive| {
+                    let mut with = vec![0u64; 128];
+                    for bits in naive.values() {
+                        for t in 0..128 {
+                            with[t] += bits[t / 64] >> (t % 64) & 1;
+                        }
+                    }
+                    (naive.len() as u64, with)
+                };
+                let refs: Vec<&Respondents> = logs.iter().collect();
+                let mut all = Naive::new();
+                for naive in &naives {
+                    for (&id, bits) in naive {
+                        let e = all.entry(id).or_insert_with(|| vec![0; stride]);
+                        e[0] |= bits[0];
+                        e[1] |= bits[1];
+                    }
+                }
+                prop_assert_eq!(Respondents::union_counts(&refs, 128, stride), counts(&all));
+                for (log, naive) in logs.iter().zip(&naives) {
+                    prop_assert_eq!(
+                        Respondents::union_counts(&[log], 128, stride),
+                        counts(naive)
+                    );
+                }
+                // A union with renumbered ids, then compacted.
+                let mut united = logs[0].clone();
+                let mut expected = naives[0].clone();
+                for (log, naive) in logs.iter().zip(&naives).skip(1) {
+                    united.union(log, |id| id ^ 7, stride);
+                    for (&id, bits) in naive {
+                        let e = expected.entry(id ^ 7).or_insert_with(|| vec![0; stride]);
+                        e[0] |= bits[0];
+                        e[1] |= bits[1];
+                    }
+                }
+                if logs.len() == 1 {
+                    united.compact(stride);
+                }
+                prop_assert_eq!(united.sorted, united.ids.len());
+                let got: Naive = united
+                    .ids
+                    .iter()
+                    .zip(united.bits.chunks_exact(stride))
+                    .map(|(&id, b)| (id, b.to_vec()))
+                    .collect();
+                prop_assert_eq!(got, expected);
+                Ok(())
+            })
+            .unwrap();
+    }
+
     #[test]
     fn merge_equals_one_run_and_keeps_first_appearance() {
         let c = counts(&[1, 3]);
@@ -1045,7 +1259,7 @@ mod tests {
                 s2.add(&[g], q, r)
             }
         }
-        s1.merge(&s2);
+        s1.merge(s2);
         assert_eq!(s1.questions(), ["q2", "q1", "q3"]);
         assert_eq!(s1.cells_with_all(), one.cells_with_all());
         let json = |a: &Aggregate| serde_json::to_string(&a.wire()).unwrap();

@@ -513,7 +513,7 @@ pub fn run(
                 .map(|w| w.into_inner().unwrap_or_else(|e| e.into_inner()).agg);
             let mut total = aggs.next().unwrap_or_else(|| Aggregate::new(shape.clone()));
             for agg in aggs {
-                total.merge(&agg);
+                total.merge(agg);
             }
             Ok((stats, total))
         },
@@ -531,7 +531,6 @@ pub fn run(
     acc.rows_filtered = stats.iter().map(|s| s.rows_filtered).sum();
     acc.responses_without_tokens = total.responses_without_tokens;
 
-    let cells = total.cells_with_all();
     let tctx = TableContext {
         matcher: &matcher,
         group_names: &group_names,
@@ -542,17 +541,31 @@ pub fn run(
         excel_csv: opts.excel_csv,
     };
     let mut written = files.finish()?;
-    written.extend(write_tables(tmp.path(), &tctx, &cells, opts.excel_csv)?);
-    write_partial(
-        tmp.path(),
-        &total,
-        lexicon,
-        source,
-        &group_names,
-        has_ids,
-        &acc,
-    )?;
-    written.push("partial.json".into());
+    // The tables and `partial.json` both only read the counts: write them
+    // side by side (in turn with `--threads 1`).
+    let (tables, partial) = pool.install(|| {
+        rayon::join(
+            || {
+                let cells = total.cells_with_all();
+                let written = write_tables(tmp.path(), &tctx, &cells, opts.excel_csv);
+                (cells, written)
+            },
+            || {
+                write_partial(
+                    tmp.path(),
+                    &total,
+                    lexicon,
+                    source,
+                    &group_names,
+                    has_ids,
+                    &acc,
+                )
+            },
+        )
+    });
+    let (cells, tables) = tables;
+    written.extend(tables?);
+    written.push(partial?);
 
     let mut warnings = Vec::new();
     if acc.responses_without_id > 0 {
@@ -586,15 +599,13 @@ pub fn run(
     }
 
     // The manifest, with the SHA-256 of every other output.
-    let mut outputs = Vec::new();
-    for name in &written {
-        let sha =
-            crate::ingest::sha256_file(&tmp.path().join(name)).map_err(|e| Error::io(name, e))?;
-        outputs.push(ManifestOutput {
-            file: name.clone(),
-            sha256: sha,
-        });
-    }
+    let outputs = written
+        .iter()
+        .map(|(file, sha256)| ManifestOutput {
+            file: file.clone(),
+            sha256: sha256.clone(),
+        })
+        .collect();
     let manifest = Manifest {
         tool: "thematic",
         version: env!("CARGO_PKG_VERSION"),
@@ -690,13 +701,13 @@ pub fn run(
             sheets.push(("matches", "matches.csv", SheetKind::Plain));
         }
         let notes = write_workbook(tmp.path(), &sheets, json, opts.min_cell)?;
-        written.push("report.xlsx".into());
         let sha = crate::ingest::sha256_file(&tmp.path().join("report.xlsx"))
             .map_err(|e| Error::io("report.xlsx", e))?;
         manifest.outputs.push(ManifestOutput {
             file: "report.xlsx".into(),
-            sha256: sha,
+            sha256: sha.clone(),
         });
+        written.push(("report.xlsx".into(), sha));
         manifest.xlsx = Some(notes);
     }
     let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
@@ -705,7 +716,11 @@ pub fn run(
 
     // Success: move every file into place.
     let mut moved = Vec::new();
-    for name in written.iter().map(String::as_str).chain(["manifest.json"]) {
+    for name in written
+        .iter()
+        .map(|w| w.0.as_str())
+        .chain(["manifest.json"])
+    {
         let dest = opts.out_dir.join(name);
         std::fs::rename(tmp.path().join(name), &dest).map_err(|e| Error::io(dest.display(), e))?;
         moved.push(dest);
@@ -1069,13 +1084,14 @@ pub const TABLE_FILES: &[&str] = &[
     "stats_residuals.csv",
 ];
 
-/// Write the count and statistics tables into `dir`; their names.
+/// Write the count and statistics tables into `dir`; their names and
+/// hashes.
 pub(crate) fn write_tables(
     dir: &Path,
     tctx: &TableContext<'_>,
     cells: &std::collections::BTreeMap<crate::aggregate::CellKey, crate::aggregate::Cell>,
     bom: bool,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<Written>, Error> {
     let mut files: Vec<Out> = TABLE_FILES
         .iter()
         .map(|name| Out::create(dir, name))
@@ -1098,10 +1114,7 @@ pub(crate) fn write_tables(
     let mask = |n: u64| tctx.masked(n).then(String::new);
     crate::export::stats_table::write_stats(&mut *stats, &mut *residuals, tctx, cells, &mask)
         .map_err(csv_err(TABLE_FILES[3]))?;
-    for mut f in files {
-        f.w.flush().map_err(|e| Error::io(f.name, e))?;
-    }
-    Ok(TABLE_FILES.iter().map(|s| s.to_string()).collect())
+    files.into_iter().map(Out::finish).collect()
 }
 
 /// What `partial.json` holds: the mergeable counts of a run and what must
@@ -1138,7 +1151,7 @@ fn write_partial(
     group_names: &[String],
     has_ids: bool,
     acc: &Accounting,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     let p = Partial {
         format: "thematic-partial".into(),
         version: PARTIAL_VERSION,
@@ -1149,9 +1162,7 @@ fn write_partial(
         accounting: acc.clone(),
         aggregate: agg.wire(),
     };
-    let f = File::create(dir.join("partial.json")).map_err(|e| Error::io("partial.json", e))?;
-    serde_json::to_writer(BufWriter::new(f), &p)
-        .map_err(|e| Error::Data(format!("writing partial.json: {e}")))
+    write_json(dir, "partial.json", &p)
 }
 
 /// Refuse an output folder where an output file would be an input.
@@ -1188,33 +1199,61 @@ fn check_not_inputs(out_dir: &Path, inputs: &[Input]) -> Result<(), Error> {
     Ok(())
 }
 
-/// One buffered output file in the temporary folder.
-struct Out {
+/// One buffered output file in the temporary folder, hashed as it is
+/// written: the manifest's SHA-256 then costs no second pass over the
+/// output at the end of the run, when nothing else runs beside it.
+pub(crate) struct Out {
     name: &'static str,
     w: BufWriter<File>,
+    hasher: sha2::Sha256,
 }
 
+/// A finished output file: its name and SHA-256 (hex).
+pub(crate) type Written = (String, String);
+
 impl Out {
-    fn create(dir: &Path, name: &'static str) -> Result<Out, Error> {
+    pub(crate) fn create(dir: &Path, name: &'static str) -> Result<Out, Error> {
         let f = File::create(dir.join(name)).map_err(|e| Error::io(name, e))?;
         Ok(Out {
             name,
             w: BufWriter::with_capacity(1 << 16, f),
+            hasher: sha2::Digest::new(),
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.w.write_all(bytes).map_err(|e| Error::io(self.name, e))
+        self.write_all(bytes).map_err(|e| Error::io(self.name, e))
+    }
+
+    /// Flush; the file's name and hash.
+    pub(crate) fn finish(mut self) -> Result<Written, Error> {
+        self.w.flush().map_err(|e| Error::io(self.name, e))?;
+        let sha = crate::ingest::hex(&sha2::Digest::finalize(self.hasher));
+        Ok((self.name.to_string(), sha))
     }
 }
 
 impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.w.write(buf)
+        let n = self.w.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.w.flush()
     }
+}
+
+/// Write `value` as compact JSON to the output file `name`.
+pub(crate) fn write_json(
+    dir: &Path,
+    name: &'static str,
+    value: &impl Serialize,
+) -> Result<Written, Error> {
+    let mut out = Out::create(dir, name)?;
+    serde_json::to_writer(&mut out, value)
+        .map_err(|e| Error::Data(format!("writing {name}: {e}")))?;
+    out.finish()
 }
 
 struct OutFiles {
@@ -1252,14 +1291,13 @@ impl OutFiles {
         Ok(())
     }
 
-    /// Flush everything; the names of the files, in a fixed order.
-    fn finish(mut self) -> Result<Vec<String>, Error> {
-        let mut names = Vec::new();
-        for o in self.all_mut() {
-            o.w.flush().map_err(|e| Error::io(o.name, e))?;
-            names.push(o.name.to_string());
-        }
-        Ok(names)
+    /// Flush everything; the files and their hashes, in a fixed order.
+    fn finish(self) -> Result<Vec<Written>, Error> {
+        [self.responses, self.uncoded, self.skipped]
+            .into_iter()
+            .chain(self.kwic)
+            .map(Out::finish)
+            .collect()
     }
 }
 

@@ -160,7 +160,7 @@ pub fn run(
         // Questions keep their order of first appearance across the
         // partials, in the order given.
         agg.set_shard(infos.len() as u64);
-        total.merge(&agg);
+        total.merge(agg);
         let a = &partial.accounting;
         acc.rows_read += a.rows_read;
         acc.rows_skipped += a.rows_skipped;
@@ -228,16 +228,12 @@ pub fn run(
         accounting: acc.clone(),
         aggregate: total.wire(),
     };
-    let json = serde_json::to_vec(&merged).map_err(|e| Error::Data(e.to_string()))?;
-    std::fs::write(tmp.path().join("partial.json"), json)
-        .map_err(|e| Error::io("partial.json", e))?;
-    written.push("partial.json".into());
-    let mut outputs = Vec::new();
-    for name in &written {
-        let sha =
-            crate::ingest::sha256_file(&tmp.path().join(name)).map_err(|e| Error::io(name, e))?;
-        outputs.push((name.clone(), sha));
-    }
+    written.push(crate::code::write_json(
+        tmp.path(),
+        "partial.json",
+        &merged,
+    )?);
+    let outputs = written.clone();
     let manifest = MergeManifest {
         tool: "thematic",
         version: env!("CARGO_PKG_VERSION"),
@@ -251,8 +247,8 @@ pub fn run(
     let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
     std::fs::write(tmp.path().join("manifest.json"), json + "\n")
         .map_err(|e| Error::io("manifest.json", e))?;
-    written.push("manifest.json".into());
-    for name in &written {
+    written.push(("manifest.json".into(), String::new()));
+    for (name, _) in &written {
         let dest = opts.out_dir.join(name);
         std::fs::rename(tmp.path().join(name), &dest).map_err(|e| Error::io(dest.display(), e))?;
     }

@@ -817,3 +817,60 @@ fn liwc_semantics_reports_wc_dic_and_percentages() {
         ["2", "", "b", "text", "2", "50", "0", "0", "1", "50"]
     );
 }
+
+/// The manifest's `(file, sha256)` pairs: objects for `code`, pairs for
+/// `merge`.
+fn manifest_hashes(m: &serde_json::Value) -> Vec<(String, String)> {
+    m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| match o {
+            serde_json::Value::Array(pair) => (
+                pair[0].as_str().unwrap().to_string(),
+                pair[1].as_str().unwrap().to_string(),
+            ),
+            o => (
+                o["file"].as_str().unwrap().to_string(),
+                o["sha256"].as_str().unwrap().to_string(),
+            ),
+        })
+        .collect()
+}
+
+/// Outputs are hashed while they are written: every hash in the manifest
+/// is the SHA-256 of the file as it lies on disk, and every file but the
+/// manifest is listed, for `code` (with and without `--kwic`,
+/// `--excel-csv`, `--xlsx`) and for `merge`.
+#[test]
+fn manifest_hashes_are_those_of_the_files() {
+    use sha2::{Digest, Sha256};
+    let dir = Dir::new();
+    run_long(&dir, "plain", &[]);
+    run_long(
+        &dir,
+        "full",
+        &["--kwic", "--excel-csv", "--xlsx", "--threads", "2"],
+    );
+    dir.ok(&["merge", "plain", "--out", "merged", "--quiet"]);
+    for out in ["plain", "full", "merged"] {
+        let hashes = manifest_hashes(&manifest(&dir, out));
+        let mut listed: Vec<&str> = hashes.iter().map(|h| h.0.as_str()).collect();
+        listed.push("manifest.json");
+        listed.sort_unstable();
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir.path().join(out))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        on_disk.sort_unstable();
+        assert_eq!(listed, on_disk, "{out}: every output is listed");
+        for (file, sha) in &hashes {
+            let bytes = std::fs::read(dir.path().join(out).join(file)).unwrap();
+            let actual: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(sha, &actual, "{out}/{file}");
+        }
+    }
+}
