@@ -132,10 +132,12 @@ struct CNegation {
 const CUE: u8 = 1;
 const BREAK_WORD: u8 = 2;
 
-/// What the matcher knows about one distinct token: its patterns (a range
-/// of [`Scratch::pool`]) and whether it is a negation cue or break word.
+/// What the matcher knows about one distinct token: its trie class, the
+/// patterns its class does not hold (regex and glob hits: a range of
+/// [`Scratch::pool`]) and whether it is a negation cue or break word.
 #[derive(Clone, Copy, Debug, Default)]
 struct TokInfo {
+    class: u32,
     start: u32,
     len: u32,
     flags: u8,
@@ -160,6 +162,13 @@ pub struct Scratch {
     scope: Vec<bool>,
     cands: Vec<Cand>,
     spans: Vec<(u32, u32)>,
+    /// Fast path: the phrases matching at the current token.
+    phrases: Vec<u32>,
+    /// Fast path: theme → `base + token` before which it cannot match (the
+    /// end of its last match); `base` grows from response to response, so
+    /// the array is never cleared.
+    blocked: Vec<u64>,
+    base: u64,
     gap: String,
     covered: Vec<bool>,
 }
@@ -198,6 +207,22 @@ pub struct Matcher {
     /// liwc: for each theme, the themes sharing each entry (one normalized
     /// term is one entry, whichever themes list it).
     liwc_entry_themes: Vec<Vec<(ThemeIx, u32, f64)>>,
+    /// The fast path of [`Matcher::find`], when the lexicon allows it.
+    fast: Option<FastLists>,
+}
+
+/// Per trie class, the candidates of the fast path (themes semantics, no
+/// regex or glob terms, no exclusions): the single-token entry that wins
+/// for each theme when no phrase does (the first listed), and the phrases
+/// that may start there, by theme, longest first, then in listing order.
+/// With these, a token's candidates need no lookup, check or sort.
+#[derive(Debug)]
+struct FastLists {
+    /// Class → ranges of `singles` and `phrases`.
+    ranges: Vec<[u32; 4]>,
+    singles: Vec<(ThemeIx, u32)>,
+    /// Entry indices.
+    phrases: Vec<u32>,
 }
 
 impl Matcher {
@@ -256,6 +281,7 @@ impl Matcher {
             max_len: 0,
             negation: None,
             liwc_entry_themes: Vec::new(),
+            fast: None,
         };
         let mut keys: FxHashMap<String, u32> = FxHashMap::default();
         // Entries in the order the lexicon lists them (not tree order): the
@@ -311,7 +337,50 @@ impl Matcher {
             c
         });
         m.trie.freeze();
+        let fast_ok = m.semantics == Semantics::Themes
+            && m.regexes.is_empty()
+            && m.entries.iter().all(|e| !e.exclude);
+        if fast_ok {
+            m.fast = Some(m.fast_lists());
+        }
         m
+    }
+
+    fn fast_lists(&self) -> FastLists {
+        let mut f = FastLists {
+            ranges: Vec::with_capacity(self.trie.classes.len()),
+            singles: Vec::new(),
+            phrases: Vec::new(),
+        };
+        let mut singles = Vec::new();
+        for c in 0..self.trie.classes.len() as u32 {
+            singles.clear();
+            let (s0, p0) = (f.singles.len() as u32, f.phrases.len() as u32);
+            for &p in self.trie.pats(c) {
+                for &e in &self.by_first[p as usize] {
+                    let entry = &self.entries[e as usize];
+                    if entry.pats.len() == 1 {
+                        singles.push((entry.theme, e));
+                    } else {
+                        f.phrases.push(e);
+                    }
+                }
+            }
+            singles.sort_unstable();
+            singles.dedup_by_key(|s| s.0);
+            f.singles.extend(
+                singles
+                    .iter()
+                    .map(|&(t, e)| (t, self.entries[e as usize].entry)),
+            );
+            f.phrases[p0 as usize..].sort_unstable_by_key(|&e| {
+                let entry = &self.entries[e as usize];
+                (entry.theme, std::cmp::Reverse(entry.pats.len()), e)
+            });
+            f.ranges
+                .push([s0, f.singles.len() as u32, p0, f.phrases.len() as u32]);
+        }
+        f
     }
 
     fn pattern_id(&mut self, p: &TokenPattern, keys: &mut FxHashMap<String, u32>) -> u32 {
@@ -377,9 +446,10 @@ impl Matcher {
         }
         self.classify_tokens(tokens, scratch);
         self.find_gaps(text, tokens, scratch);
-        match self.semantics {
-            Semantics::Themes => self.find_themes(text, tokens, scratch, out),
-            Semantics::Liwc => self.find_liwc(text, tokens, scratch, out),
+        match (self.semantics, &self.fast) {
+            (Semantics::Themes, Some(fast)) => self.find_fast(fast, text, tokens, scratch, out),
+            (Semantics::Themes, None) => self.find_themes(text, tokens, scratch, out),
+            (Semantics::Liwc, _) => self.find_liwc(text, tokens, scratch, out),
         }
         if let Some(neg) = &self.negation {
             for m in out.iter_mut() {
@@ -431,10 +501,13 @@ impl Matcher {
         }
     }
 
-    /// The patterns and flags of one distinct token (the memoized work).
+    /// The class, other patterns and flags of one distinct token (the
+    /// memoized work).
+    #[inline]
     fn classify(&self, tok: &str, pool: &mut Vec<u32>) -> TokInfo {
         let start = pool.len();
-        let mut flags = self.trie.walk(tok.as_bytes(), pool);
+        let class = self.trie.walk(tok.as_bytes());
+        let mut flags = self.trie.classes[class as usize].flags;
         for (p, re) in &self.regexes {
             if re.is_match(tok) {
                 pool.push(*p);
@@ -446,6 +519,7 @@ impl Matcher {
             flags |= CUE;
         }
         TokInfo {
+            class,
             start: start as u32,
             len: (pool.len() - start) as u32,
             flags,
@@ -491,19 +565,25 @@ impl Matcher {
         &self,
         e: &CEntry,
         i: usize,
-        s: &Scratch,
+        (info, pool): (&[TokInfo], &[u32]),
         text: &str,
         toks: &[Token],
     ) -> bool {
         let k = e.pats.len();
-        if i + k > s.info.len() {
+        if i + k > info.len() {
             return false;
         }
         (1..k).all(|j| {
-            let info = s.info[i + j];
-            s.pool[info.start as usize..(info.start + info.len) as usize].contains(&e.pats[j])
+            self.token_pats(info[i + j], pool).any(|p| p == e.pats[j])
                 && !sentence_break_before(text, toks, i + j)
         })
+    }
+
+    /// The patterns of a token: its class's, then its regex and glob hits.
+    #[inline]
+    fn token_pats<'a>(&'a self, info: TokInfo, pool: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        let other = &pool[info.start as usize..(info.start + info.len) as usize];
+        self.trie.pats(info.class).iter().chain(other).copied()
     }
 
     fn find_themes(&self, text: &str, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
@@ -512,11 +592,10 @@ impl Matcher {
         s.cands.clear();
         for i in 0..n {
             let info = s.info[i];
-            for pi in info.start..info.start + info.len {
-                let p = s.pool[pi as usize];
+            for p in self.token_pats(info, &s.pool) {
                 for &e in &self.by_first[p as usize] {
                     let entry = &self.entries[e as usize];
-                    if self.entry_matches_at(entry, i, s, text, toks) {
+                    if self.entry_matches_at(entry, i, (&s.info, &s.pool), text, toks) {
                         s.cands.push(Cand {
                             theme: entry.theme,
                             kind: u8::from(!entry.exclude),
@@ -573,6 +652,89 @@ impl Matcher {
         out.sort_unstable_by_key(|m| (m.start, m.theme));
     }
 
+    /// [`Matcher::find_themes`] for lexicons without regex or glob terms
+    /// and without exclusions, from the per-class lists ([`FastLists`]),
+    /// left to right: at each token, per theme, the longest phrase that
+    /// matches, else the theme's single-token entry, unless the theme's
+    /// last match has not ended yet. The same matches in the same order
+    /// (the tests compare the two on random lexicons and texts).
+    fn find_fast(
+        &self,
+        fast: &FastLists,
+        text: &str,
+        tokens: &Tokens,
+        s: &mut Scratch,
+        out: &mut Vec<Match>,
+    ) {
+        let n = s.info.len();
+        let toks = tokens.tokens();
+        if s.blocked.len() != self.themes.len() {
+            s.blocked = vec![0; self.themes.len()];
+            s.base = 1;
+        }
+        let base = s.base;
+        s.base += n as u64 + 1;
+        for i in 0..n {
+            let [s0, s1, p0, p1] = fast.ranges[s.info[i].class as usize];
+            if s0 == s1 && p0 == p1 {
+                continue;
+            }
+            let singles = &fast.singles[s0 as usize..s1 as usize];
+            s.phrases.clear();
+            for &e in &fast.phrases[p0 as usize..p1 as usize] {
+                let entry = &self.entries[e as usize];
+                if self.entry_matches_at(entry, i, (&s.info, &s.pool), text, toks) {
+                    s.phrases.push(e);
+                }
+            }
+            let at = base + i as u64;
+            let (mut a, mut b) = (0, 0);
+            // Both lists are by theme: walk them together.
+            while a < singles.len() || b < s.phrases.len() {
+                let pt = s.phrases.get(b).map(|&e| self.entries[e as usize].theme);
+                let theme = match (singles.get(a), pt) {
+                    (Some(&(t, _)), Some(p)) => t.min(p),
+                    (Some(&(t, _)), None) => t,
+                    (None, Some(p)) => p,
+                    (None, None) => unreachable!("the loop condition"),
+                };
+                let single = singles.get(a).filter(|x| x.0 == theme).copied();
+                if single.is_some() {
+                    a += 1;
+                }
+                // The phrase first in order for this theme is the winner.
+                let mut winner = single.map(|(_, entry)| (entry, 1u32));
+                if pt == Some(theme) {
+                    let e = &self.entries[s.phrases[b] as usize];
+                    winner = Some((e.entry, e.pats.len() as u32));
+                    while s
+                        .phrases
+                        .get(b)
+                        .is_some_and(|&e| self.entries[e as usize].theme == theme)
+                    {
+                        b += 1;
+                    }
+                }
+                let Some((entry, len)) = winner else { continue };
+                let blocked = &mut s.blocked[theme as usize];
+                if at < *blocked {
+                    continue;
+                }
+                *blocked = at + u64::from(len);
+                let end = i as u32 + len;
+                out.push(Match {
+                    theme,
+                    entry,
+                    start: i as u32,
+                    end,
+                    byte_start: toks[i].start,
+                    byte_end: toks[end as usize - 1].end,
+                    negated: false,
+                });
+            }
+        }
+    }
+
     /// LIWC-22 rules (DESIGN 3.3): at each position the longest phrase
     /// length first; at one length an exact entry, else wildcards by
     /// descending pattern length, regexes last; the first entry found is
@@ -584,11 +746,10 @@ impl Matcher {
         while i < n {
             let mut best: Option<(usize, LiwcRank, u32)> = None;
             let info = s.info[i];
-            for pi in info.start..info.start + info.len {
-                let p = s.pool[pi as usize];
+            for p in self.token_pats(info, &s.pool) {
                 for &e in &self.by_first[p as usize] {
                     let entry = &self.entries[e as usize];
-                    if !self.entry_matches_at(entry, i, s, text, toks) {
+                    if !self.entry_matches_at(entry, i, (&s.info, &s.pool), text, toks) {
                         continue;
                     }
                     let key = (entry.pats.len(), entry.rank, e);
@@ -696,19 +857,44 @@ impl TrieNode {
     };
 }
 
+/// One state of the frozen trie: the double-array links and the class of
+/// a token whose walk ends here, having consumed all its bytes (`end`) or
+/// finding no child for its next byte (`fell`).
+#[derive(Clone, Copy, Debug)]
+struct State {
+    base: u32,
+    check: u32,
+    fell: u32,
+    end: u32,
+}
+
+/// What a token's walk through the trie ends in: its patterns (a range of
+/// [`Trie::class_pats`]: every wildcard prefix it starts with, shortest
+/// first, then its exact word) and negation flags. Tokens ending in the
+/// same class match the same entries, so per-class work (the fast path's
+/// candidate lists) is done once, when the lexicon is compiled.
+#[derive(Clone, Copy, Debug, Default)]
+struct TokClass {
+    start: u32,
+    len: u32,
+    flags: u8,
+}
+
 /// A byte trie over the lexicon's exact words and wildcard prefixes, plus
 /// negation cues and break words, laid out as a double array: one walk
-/// over a token's bytes, one load per byte, finds its exact pattern, every
-/// wildcard prefix it starts with (shortest first) and its negation flags.
-/// Most tokens fall off within the first bytes, so the cost per token does
-/// not grow with the lexicon.
+/// over a token's bytes, one load per byte, finds its class. Most tokens
+/// fall off within the first bytes, so the cost per token does not grow
+/// with the lexicon.
 #[derive(Debug)]
 struct Trie {
     /// While building: a node per prefix, with its (byte, child) pairs.
     nodes: Vec<TrieNode>,
     building: Vec<Vec<(u8, u32)>>,
     /// After [`Trie::freeze`]: the double array, state 0 the root.
-    states: Vec<TrieNode>,
+    states: Vec<State>,
+    /// Distinct classes; class 0 has no pattern and no flag.
+    classes: Vec<TokClass>,
+    class_pats: Vec<u32>,
 }
 
 impl Trie {
@@ -717,7 +903,16 @@ impl Trie {
             nodes: vec![TrieNode::EMPTY],
             building: vec![Vec::new()],
             states: Vec::new(),
+            classes: Vec::new(),
+            class_pats: Vec::new(),
         }
+    }
+
+    /// The patterns of class `c`.
+    #[inline]
+    fn pats(&self, c: u32) -> &[u32] {
+        let k = self.classes[c as usize];
+        &self.class_pats[k.start as usize..(k.start + k.len) as usize]
     }
 
     /// The node of `key`, created with its path when new.
@@ -751,6 +946,9 @@ impl Trie {
             ..self.nodes[0]
         };
         let mut queue = std::collections::VecDeque::from([0usize]);
+        // Nodes in breadth-first order with their parents: a node's class
+        // extends its parent's.
+        let mut bfs: Vec<(usize, usize)> = vec![(0, usize::MAX)];
         // Occupied slots, a bit each: the search for a base jumps from free
         // slot to free slot instead of stepping over occupied ones.
         let mut used: Vec<u64> = vec![1];
@@ -805,42 +1003,91 @@ impl Trie {
                 };
                 state_of[c as usize] = t as u32;
                 queue.push_back(c as usize);
+                bfs.push((c as usize, n));
             }
         }
         while states.last().is_some_and(|s| s.check == NONE) {
             states.pop();
         }
-        self.states = states;
+        self.states = states
+            .iter()
+            .map(|s| State {
+                base: s.base,
+                check: s.check,
+                fell: 0,
+                end: 0,
+            })
+            .collect();
+        // Classes: a walk that stops at a node has met the prefix
+        // patterns (and flags) of every node on the path; one that consumed
+        // the whole token adds the node's exact pattern.
+        let mut index: FxHashMap<(Vec<u32>, u8), u32> = FxHashMap::default();
+        self.classes = vec![TokClass::default()];
+        index.insert((Vec::new(), 0), 0);
+        let mut fell_of = vec![0u32; self.nodes.len()];
+        let mut pats = Vec::new();
+        for (n, parent) in bfs {
+            let node = self.nodes[n];
+            let (mut flags, from) = match parent {
+                usize::MAX => (0, 0),
+                p => (self.classes[fell_of[p] as usize].flags, fell_of[p]),
+            };
+            pats.clear();
+            pats.extend_from_slice(self.pats(from));
+            if node.prefix != NONE {
+                pats.push(node.prefix);
+            }
+            flags |= node.prefix_flags;
+            let fell = self.class_of(&mut index, &pats, flags);
+            if node.exact != NONE {
+                pats.push(node.exact);
+            }
+            let end = self.class_of(&mut index, &pats, flags | node.exact_flags);
+            fell_of[n] = fell;
+            let s = &mut self.states[state_of[n] as usize];
+            (s.fell, s.end) = (fell, end);
+        }
         self.nodes = Vec::new();
     }
 
-    /// Push the patterns of `tok` to `pool`; return its negation flags.
+    /// The class with these patterns and flags, added when new.
+    fn class_of(
+        &mut self,
+        index: &mut FxHashMap<(Vec<u32>, u8), u32>,
+        pats: &[u32],
+        flags: u8,
+    ) -> u32 {
+        if let Some(&c) = index.get(&(pats.to_vec(), flags)) {
+            return c;
+        }
+        let c = self.classes.len() as u32;
+        self.classes.push(TokClass {
+            start: self.class_pats.len() as u32,
+            len: pats.len() as u32,
+            flags,
+        });
+        self.class_pats.extend_from_slice(pats);
+        index.insert((pats.to_vec(), flags), c);
+        c
+    }
+
+    /// The class of `tok`.
     #[inline]
-    fn walk(&self, tok: &[u8], pool: &mut Vec<u32>) -> u8 {
-        let mut flags = 0;
+    fn walk(&self, tok: &[u8]) -> u32 {
         let mut s = 0u32;
-        let mut node = &self.states[0];
+        let mut node = self.states[0];
         for &b in tok {
-            if node.prefix != NONE {
-                pool.push(node.prefix);
-            }
-            flags |= node.prefix_flags;
             let t = node.base as usize + b as usize;
             match self.states.get(t) {
+                // A base of 0 means no children (bases start at 1).
                 Some(next) if next.check == s && node.base != 0 => {
                     s = t as u32;
-                    node = next;
+                    node = *next;
                 }
-                _ => return flags,
+                _ => return node.fell,
             }
         }
-        if node.prefix != NONE {
-            pool.push(node.prefix);
-        }
-        if node.exact != NONE {
-            pool.push(node.exact);
-        }
-        flags | node.prefix_flags | node.exact_flags
+        node.end
     }
 }
 
@@ -1093,6 +1340,84 @@ mod tests {
         ),
     ];
 
+    /// The fast path against the general one ([`Matcher::find_themes`]) on
+    /// random lexicons (words, `stem*`, phrases of 2-3 tokens over a tiny
+    /// vocabulary, so prefixes, repeats and overlaps abound; nested themes;
+    /// negation) and random texts with sentence breaks.
+    #[test]
+    fn fast_path_equals_general_path() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        const VOCAB: &[&str] = &["a", "b", "ab", "abc", "ba", "bb", "cab", "x"];
+        const SEPS: &[&str] = &[" ", " ", " ", ", ", ". ", "; "];
+        let word = || (0..VOCAB.len()).prop_map(|i| VOCAB[i]);
+        let term =
+            (proptest::collection::vec(word(), 1..4), any::<bool>()).prop_map(|(words, star)| {
+                let mut t = words.join(" ");
+                if star {
+                    t.push('*');
+                }
+                t
+            });
+        let lexicon = proptest::collection::vec(proptest::collection::vec(term, 1..8), 1..5);
+        let text = proptest::collection::vec((word(), 0..SEPS.len(), any::<bool>()), 0..40);
+        let mut runner = TestRunner::new(Config {
+            cases: 400,
+            ..Config::default()
+        });
+        let tk = Tokenizer::default_pipeline();
+        runner
+            .run(
+                &(lexicon, text, any::<bool>()),
+                |(themes, text, negation)| {
+                    let mut body = String::new();
+                    for (i, terms) in themes.iter().enumerate() {
+                        let mut terms = terms.clone();
+                        terms.sort();
+                        terms.dedup();
+                        let list: Vec<String> = terms.iter().map(|t| format!("{t:?}")).collect();
+                        // Every other theme is a child of the first.
+                        let id = if i % 2 == 1 {
+                            format!("t0.c{i}")
+                        } else {
+                            format!("t{i}")
+                        };
+                        body +=
+                            &format!("[[theme]]\nid = \"{id}\"\nterms = [{}]\n", list.join(", "));
+                    }
+                    if negation {
+                        body += "[negation]\ncues = [\"x\"]\nwindow = 2\n";
+                    }
+                    let fast = compile(&body);
+                    prop_assert!(fast.fast.is_some());
+                    let mut slow = compile(&body);
+                    slow.fast = None;
+                    let mut t = String::new();
+                    for (w, sep, upper) in &text {
+                        if *upper {
+                            t += &w.to_uppercase();
+                        } else {
+                            t += w;
+                        }
+                        t += SEPS[*sep];
+                    }
+                    let mut toks = Tokens::new();
+                    tk.tokenize(&t, &mut toks);
+                    let (mut s1, mut s2) = (Scratch::new(), Scratch::new());
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    // Twice with the same scratch: nothing may leak from one
+                    // response into the next.
+                    for _ in 0..2 {
+                        fast.find(&t, &toks, &mut s1, &mut a);
+                        slow.find(&t, &toks, &mut s2, &mut b);
+                        prop_assert_eq!(&a, &b, "{}\n{}", body, t);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+
     #[test]
     fn matching_table() {
         for (i, (body, text, want)) in CASES.iter().enumerate() {
@@ -1186,8 +1511,9 @@ mod tests {
             } else {
                 0
             };
-            let mut got = Vec::new();
-            let flags = t.walk(tok.as_bytes(), &mut got);
+            let class = t.walk(tok.as_bytes());
+            let mut got = t.pats(class).to_vec();
+            let flags = t.classes[class as usize].flags;
             want.sort_unstable();
             got.sort_unstable();
             assert_eq!((got, flags), (want, want_flags), "{tok:?}");
@@ -1237,8 +1563,7 @@ mod tests {
                 for (k, _) in tok.char_indices().chain([(tok.len(), ' ')]) {
                     want.extend(prefix.get(&tok[..k]).copied());
                 }
-                let mut got = Vec::new();
-                t.walk(tok.as_bytes(), &mut got);
+                let mut got = t.pats(t.walk(tok.as_bytes())).to_vec();
                 want.sort_unstable();
                 got.sort_unstable();
                 assert_eq!(got, want, "{tok:?}");
