@@ -599,7 +599,8 @@ fn native_tokenize(text: &str, out: &mut Tokens) -> bool {
                 }
             }
             // An inner apostrophe joins only when a word char follows it.
-            if i >= bytes.len() {
+            // Most tokens end at an ASCII separator: no need to decode it.
+            if i >= bytes.len() || (bytes[i] < 0x80 && bytes[i] != b'\'') {
                 break;
             }
             let Next::Apostrophe(alen) = next_at(text, i, table) else {
