@@ -126,6 +126,19 @@ impl Shape {
     }
 }
 
+/// The hash of a cell's key. `str`'s `Hash` ends each value with a marker,
+/// so the values' boundaries are part of what is hashed; lookups compare
+/// the values themselves anyway.
+fn cell_hash<'g>(groups: impl Iterator<Item = &'g str>, q: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    for g in groups {
+        g.hash(&mut h);
+    }
+    q.hash(&mut h);
+    h.finish()
+}
+
 /// Respondent ids, each stored once; an id's number is its position.
 #[derive(Clone, Debug, Default)]
 struct Interner {
@@ -512,10 +525,9 @@ pub struct Aggregate {
     question_index: FxHashMap<String, usize>,
     /// (group values, question index, counts).
     cells: Vec<(Vec<String>, usize, Acc)>,
-    /// Joined key (`len:g1 len:g2 question-index`) → index in `cells`, so
-    /// a response costs one hash lookup and no allocation.
-    cell_index: FxHashMap<String, usize>,
-    key_buf: String,
+    /// (group values, question index) → index in `cells`, hashed and
+    /// compared in place: a response costs one lookup and no allocation.
+    cell_index: hashbrown::HashTable<usize>,
     ids: Interner,
     scratch: AddScratch,
     /// Responses with no tokens (e.g. only emoji).
@@ -531,8 +543,7 @@ impl Aggregate {
             first: Vec::new(),
             question_index: FxHashMap::default(),
             cells: Vec::new(),
-            cell_index: FxHashMap::default(),
-            key_buf: String::new(),
+            cell_index: hashbrown::HashTable::new(),
             ids: Interner::default(),
             scratch: AddScratch::default(),
             responses_without_tokens: 0,
@@ -580,26 +591,26 @@ impl Aggregate {
 
     /// The index in `cells` of (groups, question), created when new.
     fn cell_slot<'g>(&mut self, groups: impl Iterator<Item = &'g str> + Clone, q: usize) -> usize {
-        use std::fmt::Write;
-        // Each value prefixed by its length, so no group value can make two
-        // different cells share a key.
-        self.key_buf.clear();
-        for g in groups.clone() {
-            let _ = write!(self.key_buf, "{}:", g.len());
-            self.key_buf.push_str(g);
-        }
-        let _ = write!(self.key_buf, "{q}");
-        if let Some(&i) = self.cell_index.get(self.key_buf.as_str()) {
+        let hash = cell_hash(groups.clone(), q);
+        let cells = &self.cells;
+        let same = |&i: &usize| {
+            let (g, cq, _) = &cells[i];
+            *cq == q && g.iter().map(String::as_str).eq(groups.clone())
+        };
+        if let Some(&i) = self.cell_index.find(hash, same) {
             return i;
         }
+        let i = self.cells.len();
         self.cells.push((
             groups.map(str::to_string).collect(),
             q,
             Acc::new(self.shape.n_themes()),
         ));
-        self.cell_index
-            .insert(self.key_buf.clone(), self.cells.len() - 1);
-        self.cells.len() - 1
+        let cells = &self.cells;
+        self.cell_index.insert_unique(hash, i, |&j| {
+            cell_hash(cells[j].0.iter().map(String::as_str), cells[j].1)
+        });
+        i
     }
 
     /// Fold one coded response into the cell of `groups` × `question`.
