@@ -464,10 +464,13 @@ impl Matcher {
             // lookup (a memo of a large vocabulary misses the cache).
             s.pool.clear();
             s.info.clear();
-            for i in 0..tokens.len() {
-                let info = self.classify(tokens.text(i), &mut s.pool);
-                s.info.push(info);
-            }
+            let norm = tokens.normalized().as_bytes();
+            s.info.extend(
+                tokens
+                    .tokens()
+                    .iter()
+                    .map(|t| self.classify_word(&norm[t.norm_start..t.norm_end])),
+            );
             return;
         }
         // Regexes are costly: memoize each distinct token's patterns.
@@ -503,25 +506,34 @@ impl Matcher {
 
     /// The class, other patterns and flags of one distinct token (the
     /// memoized work).
-    #[inline]
     fn classify(&self, tok: &str, pool: &mut Vec<u32>) -> TokInfo {
         let start = pool.len();
-        let class = self.trie.walk(tok.as_bytes());
-        let mut flags = self.trie.classes[class as usize].flags;
         for (p, re) in &self.regexes {
             if re.is_match(tok) {
                 pool.push(*p);
             }
         }
+        TokInfo {
+            start: start as u32,
+            len: (pool.len() - start) as u32,
+            ..self.classify_word(tok.as_bytes())
+        }
+    }
+
+    /// A token's class and flags: what the trie (and suffix cues) say.
+    #[inline]
+    fn classify_word(&self, tok: &[u8]) -> TokInfo {
+        let class = self.trie.walk(tok);
+        let mut flags = self.trie.classes[class as usize].flags;
         if let Some(neg) = &self.negation
-            && neg.cue_suffix.iter().any(|c| tok.ends_with(c.as_str()))
+            && neg.cue_suffix.iter().any(|c| tok.ends_with(c.as_bytes()))
         {
             flags |= CUE;
         }
         TokInfo {
             class,
-            start: start as u32,
-            len: (pool.len() - start) as u32,
+            start: 0,
+            len: 0,
             flags,
         }
     }
