@@ -211,11 +211,16 @@ pub struct Matcher {
     fast: Option<FastLists>,
 }
 
-/// Per trie class, the candidates of the fast path (themes semantics, no
-/// regex or glob terms, no exclusions): the single-token entry that wins
-/// for each theme when no phrase does (the first listed), and the phrases
-/// that may start there, by theme, longest first, then in listing order.
-/// With these, a token's candidates need no lookup, check or sort.
+/// Per trie class, the candidates of the fast path (no regex or glob
+/// terms, no exclusions), ordered once when the lexicon is compiled so a
+/// token's candidates need no lookup or sort:
+///
+/// - themes semantics: for each theme, the single-token entry that wins
+///   when no phrase does (the first listed, as `(theme, entry)`), and the
+///   phrases that may start there, by theme, longest first, then in
+///   listing order;
+/// - liwc semantics: the phrases in order of preference (DESIGN 3.3), then
+///   the best single-token entry (as `(0, global entry index)`).
 #[derive(Debug)]
 struct FastLists {
     /// Class → ranges of `singles` and `phrases`.
@@ -337,9 +342,7 @@ impl Matcher {
             c
         });
         m.trie.freeze();
-        let fast_ok = m.semantics == Semantics::Themes
-            && m.regexes.is_empty()
-            && m.entries.iter().all(|e| !e.exclude);
+        let fast_ok = m.regexes.is_empty() && m.entries.iter().all(|e| !e.exclude);
         if fast_ok {
             m.fast = Some(m.fast_lists());
         }
@@ -352,6 +355,7 @@ impl Matcher {
             singles: Vec::new(),
             phrases: Vec::new(),
         };
+        let liwc = self.semantics == Semantics::Liwc;
         let mut singles = Vec::new();
         for c in 0..self.trie.classes.len() as u32 {
             singles.clear();
@@ -366,17 +370,31 @@ impl Matcher {
                     }
                 }
             }
-            singles.sort_unstable();
-            singles.dedup_by_key(|s| s.0);
-            f.singles.extend(
-                singles
-                    .iter()
-                    .map(|&(t, e)| (t, self.entries[e as usize].entry)),
-            );
-            f.phrases[p0 as usize..].sort_unstable_by_key(|&e| {
-                let entry = &self.entries[e as usize];
-                (entry.theme, std::cmp::Reverse(entry.pats.len()), e)
-            });
+            use std::cmp::Reverse;
+            if liwc {
+                // One entry wins a position (DESIGN 3.3): the longest, then
+                // exact before wildcard (longer first), then the first listed.
+                let key = |e: u32| {
+                    let entry = &self.entries[e as usize];
+                    (Reverse(entry.pats.len()), Reverse(entry.rank), e)
+                };
+                if let Some(&(_, e)) = singles.iter().min_by_key(|&&(_, e)| key(e)) {
+                    f.singles.push((0, e));
+                }
+                f.phrases[p0 as usize..].sort_unstable_by_key(|&e| key(e));
+            } else {
+                singles.sort_unstable();
+                singles.dedup_by_key(|s| s.0);
+                f.singles.extend(
+                    singles
+                        .iter()
+                        .map(|&(t, e)| (t, self.entries[e as usize].entry)),
+                );
+                f.phrases[p0 as usize..].sort_unstable_by_key(|&e| {
+                    let entry = &self.entries[e as usize];
+                    (entry.theme, Reverse(entry.pats.len()), e)
+                });
+            }
             f.ranges
                 .push([s0, f.singles.len() as u32, p0, f.phrases.len() as u32]);
         }
@@ -754,31 +772,29 @@ impl Matcher {
     fn find_liwc(&self, text: &str, tokens: &Tokens, s: &mut Scratch, out: &mut Vec<Match>) {
         let n = s.info.len();
         let toks = tokens.tokens();
+        let ctx = (&s.info[..], &s.pool[..]);
         let mut i = 0;
         while i < n {
-            let mut best: Option<(usize, LiwcRank, u32)> = None;
-            let info = s.info[i];
-            for p in self.token_pats(info, &s.pool) {
-                for &e in &self.by_first[p as usize] {
-                    let entry = &self.entries[e as usize];
-                    if !self.entry_matches_at(entry, i, (&s.info, &s.pool), text, toks) {
-                        continue;
-                    }
-                    let key = (entry.pats.len(), entry.rank, e);
-                    let better = match best {
-                        None => true,
-                        Some((k, r, o)) => {
-                            (key.0, key.1) > (k, r) || ((key.0, key.1) == (k, r) && e < o)
-                        }
-                    };
-                    if better {
-                        best = Some(key);
-                    }
+            let class = s.info[i].class as usize;
+            let best = match &self.fast {
+                // The class's phrases in order of preference, then its best
+                // single-token entry.
+                Some(fast) => {
+                    let [s0, s1, p0, p1] = fast.ranges[class];
+                    let phrase = fast.phrases[p0 as usize..p1 as usize].iter().find(|&&e| {
+                        self.entry_matches_at(&self.entries[e as usize], i, ctx, text, toks)
+                    });
+                    phrase
+                        .or(fast.singles[s0 as usize..s1 as usize]
+                            .first()
+                            .map(|(_, e)| e))
+                        .map(|&e| (self.entries[e as usize].pats.len(), e))
                 }
-            }
+                None => self.liwc_best(i, ctx, text, toks),
+            };
             match best {
                 None => i += 1,
-                Some((k, _, e)) => {
+                Some((k, e)) => {
                     let end = i + k;
                     for &(theme, entry, _) in &self.liwc_entry_themes[e as usize] {
                         out.push(Match {
@@ -796,6 +812,37 @@ impl Matcher {
             }
         }
         out.sort_by_key(|m| (m.start, m.theme));
+    }
+
+    /// The entry that wins position `i` under liwc rules, with its length:
+    /// the general path, over every pattern of the token.
+    fn liwc_best(
+        &self,
+        i: usize,
+        (info, pool): (&[TokInfo], &[u32]),
+        text: &str,
+        toks: &[Token],
+    ) -> Option<(usize, u32)> {
+        let mut best: Option<(usize, LiwcRank, u32)> = None;
+        for p in self.token_pats(info[i], pool) {
+            for &e in &self.by_first[p as usize] {
+                let entry = &self.entries[e as usize];
+                if !self.entry_matches_at(entry, i, (info, pool), text, toks) {
+                    continue;
+                }
+                let key = (entry.pats.len(), entry.rank, e);
+                let better = match best {
+                    None => true,
+                    Some((k, r, o)) => {
+                        (key.0, key.1) > (k, r) || ((key.0, key.1) == (k, r) && e < o)
+                    }
+                };
+                if better {
+                    best = Some(key);
+                }
+            }
+        }
+        best.map(|(k, _, e)| (k, e))
     }
 
     /// Per-theme totals of one response, rolled up the hierarchy: a
@@ -869,15 +916,12 @@ impl TrieNode {
     };
 }
 
-/// One state of the frozen trie: the double-array links and the class of
-/// a token whose walk ends here, having consumed all its bytes (`end`) or
-/// finding no child for its next byte (`fell`).
+/// One state of the frozen trie: the double-array links, 8 bytes, so the
+/// states a walk touches stay dense in cache.
 #[derive(Clone, Copy, Debug)]
 struct State {
     base: u32,
     check: u32,
-    fell: u32,
-    end: u32,
 }
 
 /// What a token's walk through the trie ends in: its patterns (a range of
@@ -904,6 +948,9 @@ struct Trie {
     building: Vec<Vec<(u8, u32)>>,
     /// After [`Trie::freeze`]: the double array, state 0 the root.
     states: Vec<State>,
+    /// Per state, the class of a token whose walk ends there having found
+    /// no child for its next byte (`[0]`) or consumed all its bytes (`[1]`).
+    ends: Vec<[u32; 2]>,
     /// Distinct classes; class 0 has no pattern and no flag.
     classes: Vec<TokClass>,
     class_pats: Vec<u32>,
@@ -915,6 +962,7 @@ impl Trie {
             nodes: vec![TrieNode::EMPTY],
             building: vec![Vec::new()],
             states: Vec::new(),
+            ends: Vec::new(),
             classes: Vec::new(),
             class_pats: Vec::new(),
         }
@@ -1026,10 +1074,9 @@ impl Trie {
             .map(|s| State {
                 base: s.base,
                 check: s.check,
-                fell: 0,
-                end: 0,
             })
             .collect();
+        self.ends = vec![[0, 0]; self.states.len()];
         // Classes: a walk that stops at a node has met the prefix
         // patterns (and flags) of every node on the path; one that consumed
         // the whole token adds the node's exact pattern.
@@ -1056,8 +1103,7 @@ impl Trie {
             }
             let end = self.class_of(&mut index, &pats, flags | node.exact_flags);
             fell_of[n] = fell;
-            let s = &mut self.states[state_of[n] as usize];
-            (s.fell, s.end) = (fell, end);
+            self.ends[state_of[n] as usize] = [fell, end];
         }
         self.nodes = Vec::new();
     }
@@ -1096,10 +1142,10 @@ impl Trie {
                     s = t as u32;
                     node = *next;
                 }
-                _ => return node.fell,
+                _ => return self.ends[s as usize][0],
             }
         }
-        node.end
+        self.ends[s as usize][1]
     }
 }
 
@@ -1352,10 +1398,10 @@ mod tests {
         ),
     ];
 
-    /// The fast path against the general one ([`Matcher::find_themes`]) on
-    /// random lexicons (words, `stem*`, phrases of 2-3 tokens over a tiny
-    /// vocabulary, so prefixes, repeats and overlaps abound; nested themes;
-    /// negation) and random texts with sentence breaks.
+    /// The fast path against the general one on random lexicons (words,
+    /// `stem*`, phrases of 2-3 tokens over a tiny vocabulary, so prefixes,
+    /// repeats and overlaps abound; nested themes; negation; themes and
+    /// liwc semantics) and random texts with sentence breaks.
     #[test]
     fn fast_path_equals_general_path() {
         use proptest::prelude::*;
@@ -1380,9 +1426,12 @@ mod tests {
         let tk = Tokenizer::default_pipeline();
         runner
             .run(
-                &(lexicon, text, any::<bool>()),
-                |(themes, text, negation)| {
+                &(lexicon, text, any::<(bool, bool)>()),
+                |(themes, text, (negation, liwc))| {
                     let mut body = String::new();
+                    if liwc {
+                        body += "semantics = \"liwc\"\n";
+                    }
                     for (i, terms) in themes.iter().enumerate() {
                         let mut terms = terms.clone();
                         terms.sort();
