@@ -66,6 +66,11 @@ for n in 200 5000; do
     add "thematic code, $n terms, --threads $t" "$(code $n $t)"
   done
 done
+# The same lexicons as LIWC `.dic` files: liwc semantics, the peers' own.
+for n in 200 5000; do
+  add "thematic code, $n terms .dic (liwc semantics), --threads 2" \
+    "$BIN code $CORPUS --lexicon $DATA/lex$n.dic --id id --group group --question question --out $DATA/out-dic$n --quiet --threads 2"
+done
 if [ -n "$PY" ]; then
   for n in 200 5000; do
     add "python liwc, $n terms" "$PY scripts/peers/liwc_peer.py $CORPUS $DATA/lex$n.dic"
@@ -136,14 +141,16 @@ if [ "$BIG_ROWS" -gt 0 ]; then
     mv "$BIG.tmp" "$BIG"
   fi
   cat "$BIG" >/dev/null
-  for idarg in "--id id" ""; do
-    log "peak RSS on $BIG ${idarg:-(no --id)}"
-    out=$(/usr/bin/time -v $BIN code "$BIG" --lexicon $DATA/lex5000.toml $idarg --group group \
-      --question question --out $DATA/out-big --quiet --threads 2 2>&1 >/dev/null)
-    kb=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {print $2}')
-    wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {print $2}')
-    BIG_LINE+="
-- $(stat -c %s "$BIG") bytes, 5000 terms, --threads 2, ${idarg:-no --id}: peak RSS $((kb / 1024)) MB, wall $wall"
+  for n in 5000 200; do
+    for idarg in "--id id" ""; do
+      log "peak RSS on $BIG, $n terms ${idarg:-(no --id)}"
+      out=$(/usr/bin/time -v $BIN code "$BIG" --lexicon $DATA/lex$n.toml $idarg --group group \
+        --question question --out $DATA/out-big --quiet --threads 2 2>&1 >/dev/null)
+      kb=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {print $2}')
+      wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {print $2}')
+      BIG_LINE+="
+- $(stat -c %s "$BIG") bytes, $n terms, --threads 2, ${idarg:-no --id}: peak RSS $((kb / 1024)) MB, wall $wall"
+    done
   done
 fi
 
