@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, Coded, Shape, WireAggregate};
 use crate::error::Error;
 use crate::export::tables::{self, TableContext};
-use crate::export::{fmt_f64, safe_names};
+use crate::export::{push_f64, safe_names};
 use crate::ingest::{Batch, ColumnSpec, Input, InputStats, ReadOptions, Reader, Row, Skipped};
 use crate::lexicon::Lexicon;
 use crate::matching::{Match, Matcher, Scratch, ThemeCounts};
@@ -936,9 +936,7 @@ fn code_chunk(
             line.extend_from_slice(num.format(n_tokens).as_bytes());
             line.push(b',');
             if n_tokens > 0 {
-                line.extend_from_slice(
-                    fmt_f64(100.0 * covered as f64 / n_tokens as f64).as_bytes(),
-                );
+                push_f64(line, 100.0 * covered as f64 / n_tokens as f64);
             }
             for &t in &ctx.columns {
                 let hits = w.counts[t].hits;
@@ -952,9 +950,7 @@ fn code_chunk(
                 if ctx.liwc {
                     line.push(b',');
                     if n_tokens > 0 {
-                        line.extend_from_slice(
-                            fmt_f64(100.0 * hits as f64 / n_tokens as f64).as_bytes(),
-                        );
+                        push_f64(line, 100.0 * hits as f64 / n_tokens as f64);
                     }
                 }
             }

@@ -435,6 +435,11 @@ impl Matcher {
         for list in &mut self.by_first {
             list.retain(|&e| keep[e as usize]);
         }
+        // By theme: a position's matches then come out in (start, theme)
+        // order with no sort.
+        for list in &mut shares {
+            list.sort_by_key(|&(t, _, _)| t);
+        }
         self.liwc_entry_themes = shares;
     }
 
@@ -811,7 +816,7 @@ impl Matcher {
                 }
             }
         }
-        out.sort_by_key(|m| (m.start, m.theme));
+        debug_assert!(out.is_sorted_by_key(|m| (m.start, m.theme)));
     }
 
     /// The entry that wins position `i` under liwc rules, with its length:

@@ -33,6 +33,16 @@ pub fn fmt_f64(x: f64) -> String {
     }
 }
 
+/// [`fmt_f64`] appended to `out`, without allocating.
+pub fn push_f64(out: &mut Vec<u8>, x: f64) {
+    use std::io::Write;
+    if x == 0.0 {
+        out.push(b'0');
+    } else if x.is_finite() {
+        let _ = write!(out, "{x}");
+    }
+}
+
 /// `100 × num / den`, or empty when `den` is 0.
 pub fn pct(num: u64, den: u64) -> String {
     if den == 0 {
@@ -87,6 +97,24 @@ pub fn safe_names(ids: &[&str], reserved: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_f64_writes_what_fmt_f64_returns() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut values = vec![0.0, -0.0, 1.0, 100.0, 1e-7, 1e21, f64::NAN, f64::INFINITY];
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(100.0 * (x % 1000) as f64 / (1 + (x >> 20) % 997) as f64);
+            values.push(f64::from_bits(x));
+        }
+        for v in values {
+            let mut out = b"a,".to_vec();
+            push_f64(&mut out, v);
+            assert_eq!(out, format!("a,{}", fmt_f64(v)).into_bytes(), "{v:?}");
+        }
+    }
 
     #[test]
     fn formula_injection() {
