@@ -211,15 +211,21 @@ impl Respondents {
             self.ids.reserve_exact(more);
             self.bits.reserve_exact(more * bits.len());
         }
-        if self.sorted == n && self.ids.last().is_none_or(|&last| last < id) {
-            self.sorted += 1;
-        }
-        self.ids.push(id);
-        self.bits.extend_from_slice(bits);
+        self.append(id, bits);
         let tail = self.ids.len() - self.sorted;
         if tail >= self.sorted.max(MIN_COMPACT) {
             self.compact(bits.len());
         }
+    }
+
+    /// Append a record, extending the sorted prefix when it can.
+    #[inline]
+    fn append(&mut self, id: u32, bits: &[u64]) {
+        if self.sorted == self.ids.len() && self.ids.last().is_none_or(|&last| last < id) {
+            self.sorted += 1;
+        }
+        self.ids.push(id);
+        self.bits.extend_from_slice(bits);
     }
 
     /// Sort the records by id and unite each respondent's theme bits.
@@ -275,13 +281,7 @@ impl Respondents {
         self.ids.reserve_exact(other.ids.len());
         self.bits.reserve_exact(other.bits.len());
         for (i, &id) in other.ids.iter().enumerate() {
-            let id = remap(id);
-            if self.sorted == self.ids.len() && self.ids.last().is_none_or(|&last| last < id) {
-                self.sorted += 1;
-            }
-            self.ids.push(id);
-            self.bits
-                .extend_from_slice(&other.bits[i * stride..(i + 1) * stride]);
+            self.append(remap(id), &other.bits[i * stride..(i + 1) * stride]);
         }
         self.compact(stride);
     }
