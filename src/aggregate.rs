@@ -701,11 +701,21 @@ impl Aggregate {
         }
     }
 
+    /// Compact every cell's respondent log in place, so counting the cells
+    /// ([`Aggregate::cells_with_all`]) and writing them ([`Aggregate::wire`])
+    /// need no compacted copies.
+    pub fn compact(&mut self) {
+        let stride = self.shape.stride();
+        for (_, _, acc) in &mut self.cells {
+            acc.respondents.compact(stride);
+        }
+    }
+
     /// Add another aggregate (another worker's, or another shard's after
     /// [`Aggregate::set_shard`]). Counts add up, respondents are united by
-    /// id, and a question keeps its earliest first appearance.
-    /// Each of `other`'s cells is dropped as soon as it is merged, so the
-    /// two sets of respondents are not held in full at once.
+    /// id, and a question keeps its earliest first appearance. Each of
+    /// `other`'s cells is dropped as soon as it is merged, so the two sets
+    /// of respondents are not held in full at once.
     pub fn merge(&mut self, other: Aggregate) {
         let qmap: Vec<usize> = (0..other.questions.len())
             .map(|q| self.question_slot(&other.questions[q], other.first[q]))

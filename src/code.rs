@@ -530,6 +530,8 @@ pub fn run(
     acc.rows_skipped = stats.iter().map(|s| s.rows_skipped).sum();
     acc.rows_filtered = stats.iter().map(|s| s.rows_filtered).sum();
     acc.responses_without_tokens = total.responses_without_tokens;
+    let mut total = total;
+    total.compact();
 
     let tctx = TableContext {
         matcher: &matcher,
