@@ -234,6 +234,11 @@ impl Respondents {
         if self.sorted == n {
             return;
         }
+        // Record positions are packed into 32 bits below.
+        assert!(
+            n <= u32::MAX as usize,
+            "fewer than 2^32 records in one cell"
+        );
         let mut order: Vec<u64> = self
             .ids
             .iter()
@@ -265,7 +270,8 @@ impl Respondents {
         self.sorted = self.ids.len();
     }
 
-    /// This set compacted: itself when it already is, else a compacted copy.
+    /// This set compacted: itself when it already is, else a compacted copy
+    /// (only for an aggregate not yet [`Aggregate::compact`]ed).
     fn compacted(&self, stride: usize) -> std::borrow::Cow<'_, Respondents> {
         if self.sorted == self.ids.len() {
             std::borrow::Cow::Borrowed(self)

@@ -359,14 +359,14 @@ pub fn run(
             h.extend(col_names.iter().cloned());
         }
         w.write_record(&h).expect("writing to memory");
-        files.responses.write(&w.into_inner().expect("memory"))?;
+        files.responses.put(&w.into_inner().expect("memory"))?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut h: Vec<String> = vec!["row".into(), "id".into()];
         h.extend(group_names.iter().cloned());
         h.extend(["question".to_string(), "text".into()]);
         w.write_record(&h).expect("writing to memory");
-        files.uncoded.write(&w.into_inner().expect("memory"))?;
-        files.skipped.write(b"file,line,reason\n")?;
+        files.uncoded.put(&w.into_inner().expect("memory"))?;
+        files.skipped.put(b"file,line,reason\n")?;
         if let Some(k) = files.kwic.as_mut() {
             let mut w = csv::Writer::from_writer(Vec::new());
             let mut h: Vec<String> = vec!["row".into(), "id".into()];
@@ -379,7 +379,7 @@ pub fn run(
                 .map(String::from),
             );
             w.write_record(&h).expect("writing to memory");
-            k.write(&w.into_inner().expect("memory"))?;
+            k.put(&w.into_inner().expect("memory"))?;
         }
     }
 
@@ -409,7 +409,7 @@ pub fn run(
         invalid: &mut invalid,
         back: &back_tx,
     };
-    let (stats, total) = std::thread::scope(
+    let (stats, mut total) = std::thread::scope(
         |scope| -> Result<(Vec<InputStats>, Aggregate), Error> {
             // Owned here, so that an early error return drops it before the
             // scope joins the reader thread: the reader's next send then
@@ -530,7 +530,6 @@ pub fn run(
     acc.rows_skipped = stats.iter().map(|s| s.rows_skipped).sum();
     acc.rows_filtered = stats.iter().map(|s| s.rows_filtered).sum();
     acc.responses_without_tokens = total.responses_without_tokens;
-    let mut total = total;
     total.compact();
 
     let tctx = TableContext {
@@ -758,10 +757,10 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn chunk(&mut self, out: ChunkOut) -> Result<(), Error> {
-        self.files.responses.write(&out.responses)?;
-        self.files.uncoded.write(&out.uncoded)?;
+        self.files.responses.put(&out.responses)?;
+        self.files.uncoded.put(&out.uncoded)?;
         if let Some(k) = self.files.kwic.as_mut() {
-            k.write(&out.kwic)?;
+            k.put(&out.kwic)?;
         }
         self.acc.responses_coded += out.coded;
         self.acc.responses_empty += out.empty;
@@ -1070,7 +1069,7 @@ fn write_skipped(w: &mut Out, skipped: &[Skipped]) -> Result<(), Error> {
         c.write_record([s.file.as_str(), &s.line.to_string(), &s.reason])
             .map_err(|e| Error::Data(e.to_string()))?;
     }
-    w.write(&c.into_inner().map_err(|e| Error::Data(e.to_string()))?)
+    w.put(&c.into_inner().map_err(|e| Error::Data(e.to_string()))?)
 }
 
 /// The table files (written once the counts are final), in a fixed order.
@@ -1096,7 +1095,7 @@ pub(crate) fn write_tables(
         .collect::<Result<_, _>>()?;
     if bom {
         for f in &mut files {
-            f.write("\u{feff}".as_bytes())?;
+            f.put("\u{feff}".as_bytes())?;
         }
     }
     let csv_err = |name: &str| {
@@ -1219,7 +1218,8 @@ impl Out {
         })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    /// Write all of `bytes` (through the hashing [`Write`] impl).
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.write_all(bytes).map_err(|e| Error::io(self.name, e))
     }
 
@@ -1249,8 +1249,13 @@ pub(crate) fn write_json(
     value: &impl Serialize,
 ) -> Result<Written, Error> {
     let mut out = Out::create(dir, name)?;
-    serde_json::to_writer(&mut out, value)
-        .map_err(|e| Error::Data(format!("writing {name}: {e}")))?;
+    serde_json::to_writer(&mut out, value).map_err(|e| {
+        if e.is_io() {
+            Error::io(name, e.into())
+        } else {
+            Error::Data(format!("writing {name}: {e}"))
+        }
+    })?;
     out.finish()
 }
 
@@ -1284,7 +1289,7 @@ impl OutFiles {
     /// `--excel-csv`: a UTF-8 BOM at the start of every CSV.
     fn bom(&mut self) -> Result<(), Error> {
         for o in self.all_mut() {
-            o.write("\u{feff}".as_bytes())?;
+            o.put("\u{feff}".as_bytes())?;
         }
         Ok(())
     }

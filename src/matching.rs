@@ -8,12 +8,17 @@
 //! # How it stays fast
 //!
 //! Every distinct token pattern of the lexicon (an exact word, a prefix, a
-//! regex) gets a number. A token's set of matching patterns depends only on
-//! the token's text, so it is computed once per distinct token and memoized
-//! in the per-thread [`Scratch`]; after warm-up a token costs one hash
-//! lookup whatever the size of the lexicon. Entries are indexed by their
-//! first pattern, so only entries that can start at a position are tried
-//! there. Nothing is allocated per token: all buffers live in [`Scratch`].
+//! regex) gets a number. Exact words and prefixes live in a double-array
+//! byte trie whose states carry *classes*: the patterns (and negation
+//! flags) of a token whose walk ends there, so one walk over a token's
+//! bytes gives its class, whatever the size of the lexicon. For lexicons
+//! without regex or glob terms and without exclusions, each class's
+//! candidates are ordered once at compile time ([`FastLists`]) and matching
+//! is one left-to-right pass with no sort. Otherwise regex and glob hits are
+//! memoized per distinct token in the per-thread [`Scratch`], entries are
+//! indexed by their first pattern, and candidates are sorted per response
+//! (the general path, which the fast one is tested against). Nothing is
+//! allocated per token: all buffers live in [`Scratch`].
 //!
 //! The matcher is immutable after [`Matcher::new`] and shared by reference
 //! across rayon workers; each worker owns a [`Scratch`].
@@ -147,9 +152,12 @@ struct TokInfo {
 /// memory stays bounded on corpora with huge vocabularies.
 const CACHE_LIMIT: usize = 1 << 20;
 
-/// Per-thread working memory of the matcher. Reuse one per worker.
+/// Per-thread working memory of the matcher. Reuse one per worker; it
+/// forgets what it memoized when handed to another matcher.
 #[derive(Debug, Default)]
 pub struct Scratch {
+    /// The [`Matcher::id`] its memo and marks belong to (0: none yet).
+    owner: u64,
     /// Memo of tokens longer than 15 bytes.
     cache: FxHashMap<Box<str>, TokInfo>,
     /// Memo of tokens of up to 15 bytes, keyed by the bytes packed into an
@@ -194,6 +202,8 @@ struct Cand {
 /// A lexicon compiled for matching.
 #[derive(Debug)]
 pub struct Matcher {
+    /// Unique per process: tells a [`Scratch`] whose memo it holds.
+    id: u64,
     semantics: Semantics,
     themes: Vec<ThemeInfo>,
     /// Exact words and wildcard prefixes (and negation cues and break
@@ -202,7 +212,6 @@ pub struct Matcher {
     regexes: Vec<(u32, regex::Regex)>,
     entries: Vec<CEntry>,
     by_first: Vec<Vec<u32>>,
-    max_len: usize,
     negation: Option<CNegation>,
     /// liwc: for each theme, the themes sharing each entry (one normalized
     /// term is one entry, whichever themes list it).
@@ -210,6 +219,9 @@ pub struct Matcher {
     /// The fast path of [`Matcher::find`], when the lexicon allows it.
     fast: Option<FastLists>,
 }
+
+/// Candidates the fast path's lists may hold in all (a few MB at most).
+const FAST_LISTS_LIMIT: usize = 1 << 20;
 
 /// Per trie class, the candidates of the fast path (no regex or glob
 /// terms, no exclusions), ordered once when the lexicon is compiled so a
@@ -276,14 +288,15 @@ impl Matcher {
             }
         }
 
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut m = Matcher {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             semantics: lex.semantics,
             themes,
             trie: Trie::new(),
             regexes: Vec::new(),
             entries: Vec::new(),
             by_first: Vec::new(),
-            max_len: 0,
             negation: None,
             liwc_entry_themes: Vec::new(),
             fast: None,
@@ -301,7 +314,6 @@ impl Matcher {
                         .iter()
                         .map(|p| m.pattern_id(p, &mut keys))
                         .collect();
-                    m.max_len = m.max_len.max(pats.len());
                     m.entries.push(CEntry {
                         theme: ti as ThemeIx,
                         entry: ei as u32,
@@ -344,12 +356,17 @@ impl Matcher {
         m.trie.freeze();
         let fast_ok = m.regexes.is_empty() && m.entries.iter().all(|e| !e.exclude);
         if fast_ok {
-            m.fast = Some(m.fast_lists());
+            m.fast = m.fast_lists();
         }
         m
     }
 
-    fn fast_lists(&self) -> FastLists {
+    /// The fast path's lists, or `None` when they would exceed
+    /// [`FAST_LISTS_LIMIT`]: a class copies the candidates of every prefix
+    /// on its path, so a short wildcard that starts many phrases, under
+    /// which the lexicon has many words, multiplies them (the general path
+    /// gives the same matches).
+    fn fast_lists(&self) -> Option<FastLists> {
         let mut f = FastLists {
             ranges: Vec::with_capacity(self.trie.classes.len()),
             singles: Vec::new(),
@@ -397,8 +414,11 @@ impl Matcher {
             }
             f.ranges
                 .push([s0, f.singles.len() as u32, p0, f.phrases.len() as u32]);
+            if f.singles.len() + f.phrases.len() > FAST_LISTS_LIMIT {
+                return None;
+            }
         }
-        f
+        Some(f)
     }
 
     fn pattern_id(&mut self, p: &TokenPattern, keys: &mut FxHashMap<String, u32>) -> u32 {
@@ -466,6 +486,13 @@ impl Matcher {
         let n = tokens.len();
         if n == 0 {
             return;
+        }
+        if scratch.owner != self.id {
+            // Memoized classes and pool ranges belong to one matcher.
+            *scratch = Scratch {
+                owner: self.id,
+                ..Scratch::default()
+            };
         }
         self.classify_tokens(tokens, scratch);
         self.find_gaps(text, tokens, scratch);
@@ -715,14 +742,17 @@ impl Matcher {
                 continue;
             }
             let singles = &fast.singles[s0 as usize..s1 as usize];
+            let at = base + i as u64;
             s.phrases.clear();
             for &e in &fast.phrases[p0 as usize..p1 as usize] {
                 let entry = &self.entries[e as usize];
-                if self.entry_matches_at(entry, i, (&s.info, &s.pool), text, toks) {
+                // A theme whose last match has not ended cannot match here.
+                if at >= s.blocked[entry.theme as usize]
+                    && self.entry_matches_at(entry, i, (&s.info, &s.pool), text, toks)
+                {
                     s.phrases.push(e);
                 }
             }
-            let at = base + i as u64;
             let (mut a, mut b) = (0, 0);
             // Both lists are by theme: walk them together.
             while a < singles.len() || b < s.phrases.len() {
@@ -896,10 +926,10 @@ impl Matcher {
 /// No pattern at a trie node; no parent of a free double-array slot.
 const NONE: u32 = u32::MAX;
 
-/// One state of the trie: where its children are (double array: the child
-/// on byte `b` is state `base + b` if that state's `check` is this one) and
-/// what it says about a token that ends there (`exact`) or passes through
-/// it (`prefix`).
+/// A node of the trie while it is built: its double-array links once laid
+/// out, and what it says about a token that ends there (`exact`) or passes
+/// through it (`prefix`). [`Trie::freeze`] turns these into [`State`]s and
+/// token classes.
 #[derive(Clone, Copy, Debug)]
 struct TrieNode {
     base: u32,
@@ -1438,9 +1468,11 @@ mod tests {
                         body += "semantics = \"liwc\"\n";
                     }
                     for (i, terms) in themes.iter().enumerate() {
-                        let mut terms = terms.clone();
-                        terms.sort();
-                        terms.dedup();
+                        // Distinct, in generated (not sorted) order, so
+                        // "first listed" is tested.
+                        let mut seen = std::collections::HashSet::new();
+                        let terms: Vec<&String> =
+                            terms.iter().filter(|t| seen.insert(*t)).collect();
                         let list: Vec<String> = terms.iter().map(|t| format!("{t:?}")).collect();
                         // Every other theme is a child of the first.
                         let id = if i % 2 == 1 {
@@ -1482,6 +1514,50 @@ mod tests {
                 },
             )
             .unwrap();
+    }
+
+    /// A short wildcard starting many phrases, over many words it covers,
+    /// would make the fast path's per-class lists explode: the matcher
+    /// falls back to the general path, with the same matches.
+    #[test]
+    fn fast_lists_are_bounded() {
+        let phrases: Vec<String> = (0..600).map(|k| format!("\"a* w{k}\"")).collect();
+        let words: Vec<String> = (0..2000).map(|k| format!("\"a{k}\"")).collect();
+        let body = format!(
+            "[[theme]]\nid = \"p\"\nterms = [{}]\n[[theme]]\nid = \"w\"\nterms = [{}]\n",
+            phrases.join(", "),
+            words.join(", ")
+        );
+        let m = compile(&body);
+        assert!(m.fast.is_none());
+        assert_eq!(
+            run(&m, "a17 w3. a5 w599"),
+            ["p:a* w3@0..2", "w:a17@0..1", "p:a* w599@2..4", "w:a5@2..3"]
+        );
+        // Small lexicons keep the fast path.
+        assert!(
+            compile("[[theme]]\nid = \"p\"\nterms = [\"a* w1\", \"a1\"]\n")
+                .fast
+                .is_some()
+        );
+    }
+
+    /// A scratch handed from one matcher to another forgets the first's
+    /// memo (regex lexicons memoize classes and pool ranges per token).
+    #[test]
+    fn scratch_moves_between_matchers() {
+        let a = compile("[[theme]]\nid = \"a\"\nterms = [\"regex:^c.*\", \"x y\"]\n");
+        let b = compile("[[theme]]\nid = \"b\"\nterms = [\"cat\", \"dog*\"]\n");
+        let tk = Tokenizer::default_pipeline();
+        let mut s = Scratch::new();
+        let mut out = Vec::new();
+        for (m, want) in [(&a, 1), (&b, 2), (&a, 1), (&b, 2)] {
+            let text = "cat dogs";
+            let mut toks = Tokens::new();
+            tk.tokenize(text, &mut toks);
+            m.find(text, &toks, &mut s, &mut out);
+            assert_eq!(out.len(), want);
+        }
     }
 
     #[test]

@@ -247,8 +247,11 @@ pub fn run(
     let json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
     std::fs::write(tmp.path().join("manifest.json"), json + "\n")
         .map_err(|e| Error::io("manifest.json", e))?;
-    written.push(("manifest.json".into(), String::new()));
-    for (name, _) in &written {
+    for name in written
+        .iter()
+        .map(|w| w.0.as_str())
+        .chain(["manifest.json"])
+    {
         let dest = opts.out_dir.join(name);
         std::fs::rename(tmp.path().join(name), &dest).map_err(|e| Error::io(dest.display(), e))?;
     }

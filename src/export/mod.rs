@@ -33,7 +33,7 @@ pub fn fmt_f64(x: f64) -> String {
     }
 }
 
-/// [`fmt_f64`] appended to `out`, without allocating.
+/// [`fmt_f64`] appended to `out`, without a `String` of its own.
 pub fn push_f64(out: &mut Vec<u8>, x: f64) {
     use std::io::Write;
     if x == 0.0 {
