@@ -387,18 +387,11 @@ impl Matcher {
                     }
                 }
             }
-            use std::cmp::Reverse;
             if liwc {
-                // One entry wins a position (DESIGN 3.3): the longest, then
-                // exact before wildcard (longer first), then the first listed.
-                let key = |e: u32| {
-                    let entry = &self.entries[e as usize];
-                    (Reverse(entry.pats.len()), Reverse(entry.rank), e)
-                };
-                if let Some(&(_, e)) = singles.iter().min_by_key(|&&(_, e)| key(e)) {
+                if let Some(&(_, e)) = singles.iter().min_by_key(|&&(_, e)| self.liwc_key(e)) {
                     f.singles.push((0, e));
                 }
-                f.phrases[p0 as usize..].sort_unstable_by_key(|&e| key(e));
+                f.phrases[p0 as usize..].sort_unstable_by_key(|&e| self.liwc_key(e));
             } else {
                 singles.sort_unstable();
                 singles.dedup_by_key(|s| s.0);
@@ -409,7 +402,7 @@ impl Matcher {
                 );
                 f.phrases[p0 as usize..].sort_unstable_by_key(|&e| {
                     let entry = &self.entries[e as usize];
-                    (entry.theme, Reverse(entry.pats.len()), e)
+                    (entry.theme, std::cmp::Reverse(entry.pats.len()), e)
                 });
             }
             f.ranges
@@ -858,26 +851,25 @@ impl Matcher {
         text: &str,
         toks: &[Token],
     ) -> Option<(usize, u32)> {
-        let mut best: Option<(usize, LiwcRank, u32)> = None;
-        for p in self.token_pats(info[i], pool) {
-            for &e in &self.by_first[p as usize] {
-                let entry = &self.entries[e as usize];
-                if !self.entry_matches_at(entry, i, (info, pool), text, toks) {
-                    continue;
-                }
-                let key = (entry.pats.len(), entry.rank, e);
-                let better = match best {
-                    None => true,
-                    Some((k, r, o)) => {
-                        (key.0, key.1) > (k, r) || ((key.0, key.1) == (k, r) && e < o)
-                    }
-                };
-                if better {
-                    best = Some(key);
-                }
-            }
-        }
-        best.map(|(k, _, e)| (k, e))
+        self.token_pats(info[i], pool)
+            .flat_map(|p| self.by_first[p as usize].iter().copied())
+            .filter(|&e| {
+                self.entry_matches_at(&self.entries[e as usize], i, (info, pool), text, toks)
+            })
+            .min_by_key(|&e| self.liwc_key(e))
+            .map(|e| (self.entries[e as usize].pats.len(), e))
+    }
+
+    /// liwc preference among entries at one position (DESIGN 3.3),
+    /// smallest first: the longest, then exact before wildcard (longer
+    /// first) before regex, then the first listed.
+    fn liwc_key(&self, e: u32) -> (std::cmp::Reverse<usize>, std::cmp::Reverse<LiwcRank>, u32) {
+        let entry = &self.entries[e as usize];
+        (
+            std::cmp::Reverse(entry.pats.len()),
+            std::cmp::Reverse(entry.rank),
+            e,
+        )
     }
 
     /// Per-theme totals of one response, rolled up the hierarchy: a
@@ -926,14 +918,11 @@ impl Matcher {
 /// No pattern at a trie node; no parent of a free double-array slot.
 const NONE: u32 = u32::MAX;
 
-/// A node of the trie while it is built: its double-array links once laid
-/// out, and what it says about a token that ends there (`exact`) or passes
-/// through it (`prefix`). [`Trie::freeze`] turns these into [`State`]s and
-/// token classes.
+/// A node of the trie while it is built: what it says about a token that
+/// ends there (`exact`) or passes through it (`prefix`). [`Trie::freeze`]
+/// lays the nodes out as [`State`]s and turns this into token classes.
 #[derive(Clone, Copy, Debug)]
 struct TrieNode {
-    base: u32,
-    check: u32,
     exact: u32,
     prefix: u32,
     exact_flags: u8,
@@ -942,8 +931,6 @@ struct TrieNode {
 
 impl TrieNode {
     const EMPTY: TrieNode = TrieNode {
-        base: 0,
-        check: NONE,
         exact: NONE,
         prefix: NONE,
         exact_flags: 0,
@@ -957,6 +944,13 @@ impl TrieNode {
 struct State {
     base: u32,
     check: u32,
+}
+
+impl State {
+    const FREE: State = State {
+        base: 0,
+        check: NONE,
+    };
 }
 
 /// What a token's walk through the trie ends in: its patterns (a range of
@@ -1033,13 +1027,10 @@ impl Trie {
     /// first base where all their slots are free.
     fn freeze(&mut self) {
         let building = std::mem::take(&mut self.building);
-        let mut states = vec![TrieNode::EMPTY; 256];
+        let mut states = vec![State::FREE; 256];
         let mut state_of = vec![NONE; self.nodes.len()];
         state_of[0] = 0;
-        states[0] = TrieNode {
-            check: 0,
-            ..self.nodes[0]
-        };
+        states[0].check = 0;
         let mut queue = std::collections::VecDeque::from([0usize]);
         // Nodes in breadth-first order with their parents: a node's class
         // extends its parent's.
@@ -1078,7 +1069,7 @@ impl Trie {
             }
             let base = p - min;
             if states.len() < base + 256 {
-                states.resize(base + 256, TrieNode::EMPTY);
+                states.resize(base + 256, State::FREE);
             }
             if used.len() * 64 < base + 256 {
                 used.resize((base + 256).div_ceil(64), 0);
@@ -1091,10 +1082,9 @@ impl Trie {
             states[s].base = base as u32;
             for &(b, c) in kids {
                 let t = base + b as usize;
-                states[t] = TrieNode {
-                    check: s as u32,
+                states[t] = State {
                     base: 0,
-                    ..self.nodes[c as usize]
+                    check: s as u32,
                 };
                 state_of[c as usize] = t as u32;
                 queue.push_back(c as usize);
@@ -1104,13 +1094,7 @@ impl Trie {
         while states.last().is_some_and(|s| s.check == NONE) {
             states.pop();
         }
-        self.states = states
-            .iter()
-            .map(|s| State {
-                base: s.base,
-                check: s.check,
-            })
-            .collect();
+        self.states = states;
         self.ends = vec![[0, 0]; self.states.len()];
         // Classes: a walk that stops at a node has met the prefix
         // patterns (and flags) of every node on the path; one that consumed
@@ -1118,14 +1102,15 @@ impl Trie {
         let mut index: FxHashMap<(Vec<u32>, u8), u32> = FxHashMap::default();
         self.classes = vec![TokClass::default()];
         index.insert((Vec::new(), 0), 0);
-        let mut fell_of = vec![0u32; self.nodes.len()];
         let mut pats = Vec::new();
         for (n, parent) in bfs {
             let node = self.nodes[n];
-            let (mut flags, from) = match parent {
-                usize::MAX => (0, 0),
-                p => (self.classes[fell_of[p] as usize].flags, fell_of[p]),
+            // The parent's `fell` class: every prefix on the path so far.
+            let from = match parent {
+                usize::MAX => 0,
+                p => self.ends[state_of[p] as usize][0],
             };
+            let mut flags = self.classes[from as usize].flags;
             pats.clear();
             pats.extend_from_slice(self.pats(from));
             if node.prefix != NONE {
@@ -1137,7 +1122,6 @@ impl Trie {
                 pats.push(node.exact);
             }
             let end = self.class_of(&mut index, &pats, flags | node.exact_flags);
-            fell_of[n] = fell;
             self.ends[state_of[n] as usize] = [fell, end];
         }
         self.nodes = Vec::new();
