@@ -66,6 +66,12 @@ pub struct Shape {
     weights: Vec<f64>,
     /// Flat entry → its own theme.
     flat_theme: Vec<u32>,
+    /// `slots[f]..slots[f + 1]`: where flat entry f's counts sit in a
+    /// dense [`EntryTable`]: hits, responses, units, then one
+    /// sole-contributor count per theme of its chain (own theme first).
+    slots: Vec<u32>,
+    /// Entries with hits at which a cell's [`EntryTable`] turns dense.
+    dense_from: usize,
     /// liwc semantics: a match counts its tokens.
     liwc: bool,
 }
@@ -81,13 +87,23 @@ impl Shape {
             flat.extend(w);
             entry_start.push(flat.len() as u32);
         }
-        Shape {
+        let mut shape = Shape {
             parents,
             entry_start,
             weights: flat,
             flat_theme,
+            slots: vec![0],
+            dense_from: 0,
             liwc,
+        };
+        // Dense then costs no more memory than the hash maps it replaces.
+        shape.dense_from = (shape.n_flat() / 2).max(1);
+        let mut at = 0u32;
+        for &t in &shape.flat_theme {
+            at += ENTRY_SLOTS + shape.chain(t).count() as u32;
+            shape.slots.push(at);
         }
+        shape
     }
 
     /// The shape of a compiled lexicon.
@@ -109,6 +125,19 @@ impl Shape {
     /// Words of a respondent's theme bit set.
     fn stride(&self) -> usize {
         self.n_themes().div_ceil(64)
+    }
+
+    /// The same shape with cells turning dense at `n` entries with hits
+    /// (tests: 0 for always, `usize::MAX` for never).
+    #[cfg(test)]
+    fn dense_from(mut self, n: usize) -> Shape {
+        self.dense_from = n;
+        self
+    }
+
+    /// Entries in all themes.
+    fn n_flat(&self) -> usize {
+        self.weights.len()
     }
 
     fn flat(&self, theme: u32, entry: u32) -> u32 {
@@ -355,11 +384,7 @@ struct Acc {
     tokens: u64,
     responses_without_id: u64,
     themes: Vec<ThemeCell>,
-    /// Flat entry → counts, for entries with a hit.
-    entries: FxHashMap<u32, EntryCell>,
-    /// `flat entry << 32 | theme` → responses where the entry is the only
-    /// one with a hit for the theme (its own theme or an ancestor).
-    sole: FxHashMap<u64, u64>,
+    entries: EntryTable,
     respondents: Respondents,
 }
 
@@ -372,13 +397,14 @@ impl Acc {
     }
 
     /// Add `other`'s counts; its respondent ids are renumbered by `remap`.
-    fn merge(&mut self, other: &Acc, remap: impl Fn(u32) -> u32, stride: usize) {
-        self.add_counts(other);
-        self.respondents.union(&other.respondents, remap, stride);
+    fn merge(&mut self, other: &Acc, remap: impl Fn(u32) -> u32, shape: &Shape) {
+        self.add_counts(other, shape);
+        self.respondents
+            .union(&other.respondents, remap, shape.stride());
     }
 
     /// Add `other`'s counts, respondents aside.
-    fn add_counts(&mut self, other: &Acc) {
+    fn add_counts(&mut self, other: &Acc, shape: &Shape) {
         self.responses += other.responses;
         self.tokens += other.tokens;
         self.responses_without_id += other.responses_without_id;
@@ -387,24 +413,188 @@ impl Acc {
             a.hits += b.hits;
             a.negated_hits += b.negated_hits;
         }
-        for (k, v) in &other.entries {
-            let e = self.entries.entry(*k).or_default();
-            e.hits += v.hits;
-            e.responses += v.responses;
-            e.units += v.units;
+        self.entries.add(&other.entries, shape);
+    }
+}
+
+/// The counts a dense [`EntryTable`] keeps per entry before its
+/// sole-contributor counts: hits, responses, units.
+const ENTRY_SLOTS: u32 = 3;
+
+/// One cell's per-entry counts and sole contributors.
+///
+/// A cell starts sparse, with hash maps keyed by entry, so that many small
+/// cells (thousands of groups) cost memory only for the entries they hit.
+/// Once half the lexicon's entries have hits it turns dense: every entry's
+/// counts, sole contributors included, side by side at a fixed offset
+/// ([`Shape::slots`]). A match then costs one store into memory that the
+/// entry's other counts share, instead of probing two hash maps (at 5,000
+/// entries over a few cells those probes missed the cache on every match),
+/// and the dense table is no larger than the maps it replaces.
+#[derive(Clone, Debug)]
+enum EntryTable {
+    Sparse {
+        /// Flat entry → counts, for entries with a hit.
+        entries: FxHashMap<u32, EntryCell>,
+        /// `flat entry << 32 | theme` → responses where the entry is the
+        /// only one with a hit for the theme (its own theme or an
+        /// ancestor).
+        sole: FxHashMap<u64, u64>,
+    },
+    /// Laid out by [`Shape::slots`].
+    Dense(Vec<u64>),
+}
+
+impl Default for EntryTable {
+    fn default() -> EntryTable {
+        EntryTable::Sparse {
+            entries: FxHashMap::default(),
+            sole: FxHashMap::default(),
         }
-        for (k, v) in &other.sole {
-            *self.sole.entry(*k).or_default() += v;
+    }
+}
+
+impl EntryTable {
+    /// A table holding these counts (keyed as in [`EntryTable::Sparse`]).
+    fn from_maps(
+        entries: FxHashMap<u32, EntryCell>,
+        sole: FxHashMap<u64, u64>,
+        shape: &Shape,
+    ) -> EntryTable {
+        let mut t = EntryTable::Sparse { entries, sole };
+        t.densify_if_due(shape);
+        t
+    }
+
+    /// Add `c` to flat entry `f`'s counts.
+    #[inline]
+    fn add_entry(&mut self, shape: &Shape, f: u32, c: EntryCell) {
+        match self {
+            EntryTable::Dense(d) => {
+                let o = shape.slots[f as usize] as usize;
+                let d = &mut d[o..o + ENTRY_SLOTS as usize];
+                d[0] += c.hits;
+                d[1] += c.responses;
+                d[2] += c.units;
+            }
+            EntryTable::Sparse { entries, .. } => {
+                let before = entries.len();
+                let e = entries.entry(f).or_default();
+                e.hits += c.hits;
+                e.responses += c.responses;
+                e.units += c.units;
+                if entries.len() != before {
+                    self.densify_if_due(shape);
+                }
+            }
         }
+    }
+
+    /// Add `n` responses where flat entry `f` is the only entry with a hit
+    /// for `theme`, the `level`-th theme of its chain (0: its own).
+    #[inline]
+    fn add_sole(&mut self, shape: &Shape, (f, level, theme): (u32, u32, u32), n: u64) {
+        match self {
+            EntryTable::Dense(d) => {
+                d[(shape.slots[f as usize] + ENTRY_SLOTS + level) as usize] += n;
+            }
+            EntryTable::Sparse { sole, .. } => {
+                *sole
+                    .entry(u64::from(f) << 32 | u64::from(theme))
+                    .or_default() += n;
+            }
+        }
+    }
+
+    /// Every entry's counts, as (flat entry, counts).
+    fn each_entry(&self, shape: &Shape, mut visit: impl FnMut(u32, EntryCell)) {
+        match self {
+            EntryTable::Dense(d) => {
+                for f in 0..shape.n_flat() {
+                    let o = shape.slots[f] as usize;
+                    let c = EntryCell {
+                        hits: d[o],
+                        responses: d[o + 1],
+                        units: d[o + 2],
+                    };
+                    visit(f as u32, c);
+                }
+            }
+            EntryTable::Sparse { entries, .. } => {
+                for (&f, &c) in entries {
+                    visit(f, c);
+                }
+            }
+        }
+    }
+
+    /// Every sole-contributor count, as ((flat entry, level, theme), n).
+    fn each_sole(&self, shape: &Shape, mut visit: impl FnMut((u32, u32, u32), u64)) {
+        match self {
+            EntryTable::Dense(d) => {
+                for f in 0..shape.n_flat() {
+                    let o = (shape.slots[f] + ENTRY_SLOTS) as usize;
+                    let chain = shape.chain(shape.flat_theme[f]);
+                    for (level, t) in chain.enumerate() {
+                        visit((f as u32, level as u32, t), d[o + level]);
+                    }
+                }
+            }
+            EntryTable::Sparse { sole, .. } => {
+                for (&k, &n) in sole {
+                    let (f, t) = ((k >> 32) as u32, k as u32);
+                    let level = shape
+                        .chain(shape.flat_theme[f as usize])
+                        .position(|x| x == t)
+                        .expect("a sole contributor's theme is its entry's or an ancestor");
+                    visit((f, level as u32, t), n);
+                }
+            }
+        }
+    }
+
+    /// Turn dense once [`Shape::dense_from`] entries have hits.
+    fn densify_if_due(&mut self, shape: &Shape) {
+        if let EntryTable::Sparse { entries, .. } = self
+            && entries.len() >= shape.dense_from
+        {
+            self.densify(shape);
+        }
+    }
+
+    fn densify(&mut self, shape: &Shape) {
+        if let EntryTable::Dense(_) = self {
+            return;
+        }
+        let mut dense = EntryTable::Dense(vec![0; shape.slots[shape.n_flat()] as usize]);
+        self.each_entry(shape, |f, c| dense.add_entry(shape, f, c));
+        self.each_sole(shape, |k, n| dense.add_sole(shape, k, n));
+        *self = dense;
+    }
+
+    /// Add `other`'s counts.
+    fn add(&mut self, other: &EntryTable, shape: &Shape) {
+        if let EntryTable::Dense(o) = other {
+            self.densify(shape);
+            if let EntryTable::Dense(d) = self {
+                for (a, b) in d.iter_mut().zip(o) {
+                    *a += b;
+                }
+            }
+            return;
+        }
+        other.each_entry(shape, |f, c| self.add_entry(shape, f, c));
+        other.each_sole(shape, |k, n| self.add_sole(shape, k, n));
     }
 
     /// ((theme, entry), counts) of the entries with a hit, sorted.
     fn entry_list(&self, shape: &Shape) -> Vec<((u32, u32), EntryCell)> {
-        let mut list: Vec<_> = self
-            .entries
-            .iter()
-            .map(|(&f, &e)| (shape.unflat(f), e))
-            .collect();
+        let mut list = Vec::new();
+        self.each_entry(shape, |f, c| {
+            if c != EntryCell::default() {
+                list.push((shape.unflat(f), c));
+            }
+        });
         list.sort_unstable_by_key(|x| x.0);
         list
     }
@@ -412,14 +602,13 @@ impl Acc {
     /// ((theme, own theme, entry), responses) of the sole contributors,
     /// sorted.
     fn sole_list(&self, shape: &Shape) -> Vec<((u32, u32, u32), u64)> {
-        let mut list: Vec<_> = self
-            .sole
-            .iter()
-            .map(|(&k, &n)| {
-                let (own, e) = shape.unflat((k >> 32) as u32);
-                ((k as u32, own, e), n)
-            })
-            .collect();
+        let mut list = Vec::new();
+        self.each_sole(shape, |(f, _, t), n| {
+            if n > 0 {
+                let (own, e) = shape.unflat(f);
+                list.push(((t, own, e), n));
+            }
+        });
         list.sort_unstable_by_key(|x| x.0);
         list
     }
@@ -514,7 +703,7 @@ struct AddScratch {
     /// Theme → response that last had a hit in its subtree, the first such
     /// entry and the number of distinct entries.
     theme_stamp: Vec<u32>,
-    theme_entry: Vec<u32>,
+    theme_entry: Vec<(u32, u32)>,
     theme_distinct: Vec<u32>,
     /// Themes touched by the response, in order of first touch.
     touched: Vec<u32>,
@@ -650,7 +839,7 @@ impl Aggregate {
         if s.entry_stamp.len() != shape.weights.len() {
             s.entry_stamp = vec![0; shape.weights.len()];
             s.theme_stamp = vec![0; shape.n_themes()];
-            s.theme_entry = vec![0; shape.n_themes()];
+            s.theme_entry = vec![(0, 0); shape.n_themes()];
             s.theme_distinct = vec![0; shape.n_themes()];
         }
         s.stamp = s.stamp.wrapping_add(1);
@@ -662,27 +851,31 @@ impl Aggregate {
         }
         let stamp = s.stamp;
         s.seen.clear();
+        let units_per_token = shape.liwc;
         for m in r.matches.iter().filter(|m| !m.negated) {
             let f = shape.flat(m.theme, m.entry);
-            let e = cell.entries.entry(f).or_default();
-            e.hits += 1;
-            e.units += if shape.liwc { m.len() as u64 } else { 1 };
-            if s.entry_stamp[f as usize] != stamp {
+            let first = s.entry_stamp[f as usize] != stamp;
+            if first {
                 s.entry_stamp[f as usize] = stamp;
                 s.seen.push(f);
-                e.responses += 1;
             }
+            let hit = EntryCell {
+                hits: 1,
+                responses: u64::from(first),
+                units: if units_per_token { m.len() as u64 } else { 1 },
+            };
+            cell.entries.add_entry(shape, f, hit);
         }
         // Sole contributors: per theme (own or ancestor), the distinct
         // entries with a hit; exactly one means leaving it out removes the
         // theme from this response.
         s.touched.clear();
         for &f in &s.seen {
-            for t in shape.chain(shape.flat_theme[f as usize]) {
+            for (level, t) in shape.chain(shape.flat_theme[f as usize]).enumerate() {
                 let ti = t as usize;
                 if s.theme_stamp[ti] != stamp {
                     s.theme_stamp[ti] = stamp;
-                    s.theme_entry[ti] = f;
+                    s.theme_entry[ti] = (f, level as u32);
                     s.theme_distinct[ti] = 1;
                     s.touched.push(t);
                 } else {
@@ -693,11 +886,8 @@ impl Aggregate {
         for &t in &s.touched {
             let ti = t as usize;
             if s.theme_distinct[ti] == 1 {
-                let f = s.theme_entry[ti];
-                *cell
-                    .sole
-                    .entry(u64::from(f) << 32 | u64::from(t))
-                    .or_default() += 1;
+                let (f, level) = s.theme_entry[ti];
+                cell.entries.add_sole(shape, (f, level, t), 1);
             }
         }
         match (r.id, id) {
@@ -729,10 +919,11 @@ impl Aggregate {
         let ids: Vec<u32> = (0..other.ids.len() as u32)
             .map(|i| self.ids.intern(other.ids.get(i)))
             .collect();
-        let stride = self.shape.stride();
         for (groups, q, acc) in other.cells {
             let ci = self.cell_slot(groups.iter().map(String::as_str), qmap[q]);
-            self.cells[ci].2.merge(&acc, |id| ids[id as usize], stride);
+            self.cells[ci]
+                .2
+                .merge(&acc, |id| ids[id as usize], &self.shape);
         }
         self.responses_without_tokens += other.responses_without_tokens;
     }
@@ -798,7 +989,7 @@ impl Aggregate {
         } else {
             let mut m = Acc::new(n_themes);
             for a in accs {
-                m.add_counts(a);
+                m.add_counts(a, shape);
             }
             merged = m;
             &merged
@@ -807,14 +998,15 @@ impl Aggregate {
         let (respondents, respondents_with_theme) =
             Respondents::union_counts(&sets, n_themes, stride);
         let mut themes = acc.themes.clone();
-        let entries: BTreeMap<(u32, u32), EntryCell> = acc.entry_list(shape).into_iter().collect();
+        let entries: BTreeMap<(u32, u32), EntryCell> =
+            acc.entries.entry_list(shape).into_iter().collect();
         for (&(own, e), ec) in &entries {
             let w = ec.units as f64 * shape.weights[shape.flat(own, e) as usize];
             for t in shape.chain(own) {
                 themes[t as usize].score += w;
             }
         }
-        let sole = acc.sole_list(shape).into_iter().collect();
+        let sole = acc.entries.sole_list(shape).into_iter().collect();
         Cell {
             responses: acc.responses,
             tokens: acc.tokens,
@@ -907,8 +1099,9 @@ impl Aggregate {
             acc.tokens = c.tokens;
             acc.responses_without_id = c.responses_without_id;
             acc.themes = c.themes;
+            let (mut entries, mut sole) = (FxHashMap::default(), FxHashMap::default());
             for ((t, e), ec) in c.entries {
-                if acc.entries.insert(flat(t, e)?, ec).is_some() {
+                if entries.insert(flat(t, e)?, ec).is_some() {
                     return Err(cell(format!("lists entry ({t}, {e}) twice")));
                 }
             }
@@ -919,16 +1112,13 @@ impl Aggregate {
                         "counts entry ({own}, {e}) as sole contributor of theme {t}, which is not its theme or an ancestor"
                     )));
                 }
-                if acc
-                    .sole
-                    .insert(u64::from(f) << 32 | u64::from(t), n)
-                    .is_some()
-                {
+                if sole.insert(u64::from(f) << 32 | u64::from(t), n).is_some() {
                     return Err(cell(format!(
                         "lists sole contributor ({t}, {own}, {e}) twice"
                     )));
                 }
             }
+            acc.entries = EntryTable::from_maps(entries, sole, shape);
             for (id, bits) in &c.respondents {
                 let valid =
                     bits.len() == stride && bits.last().is_none_or(|&w| w & !last_word == 0);
@@ -1004,8 +1194,8 @@ impl Serialize for WireCellOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (shape, acc) = (&*self.a.shape, self.acc);
         let stride = shape.stride();
-        let entries = acc.entry_list(shape);
-        let sole = acc.sole_list(shape);
+        let entries = acc.entries.entry_list(shape);
+        let sole = acc.entries.sole_list(shape);
         let mut st = s.serialize_struct("Cell", 7)?;
         st.serialize_field("responses", &acc.responses)?;
         st.serialize_field("tokens", &acc.tokens)?;
@@ -1255,6 +1445,115 @@ mod tests {
                     .map(|(&id, b)| (id, b.to_vec()))
                     .collect();
                 prop_assert_eq!(got, expected);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A cell's entry table gives the same counts whether it stays sparse,
+    /// turns dense at once or at the usual point, and when tables of
+    /// either kind are merged into the other or read back from
+    /// `partial.json`: random hierarchies, entries and matches.
+    #[test]
+    fn sparse_and_dense_entry_tables_agree() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        // (parent choice, entries) per theme, liwc, then responses:
+        // (group, question, id, matches as (theme, entry, negated, len)).
+        let strategy = (
+            proptest::collection::vec((0usize..4, 0usize..4), 1..7),
+            any::<bool>(),
+            proptest::collection::vec(
+                (
+                    0usize..3,
+                    0usize..2,
+                    0usize..5,
+                    proptest::collection::vec((0usize..7, 0usize..4, any::<bool>(), 1u32..3), 0..8),
+                ),
+                0..80,
+            ),
+        );
+        let mut runner = TestRunner::new(Config {
+            cases: 200,
+            ..Config::default()
+        });
+        runner
+            .run(&strategy, |(themes, liwc, responses)| {
+                // Theme t's parent is an earlier theme, or none.
+                let parents: Vec<Option<u32>> = themes
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &(p, _))| (p < t).then_some(p as u32))
+                    .collect();
+                let weights: Vec<Vec<f64>> = themes
+                    .iter()
+                    .map(|&(_, n)| (0..n).map(|e| 1.0 + e as f64 / 4.0).collect())
+                    .collect();
+                let base = Shape::new(parents, weights.clone(), liwc);
+                let shapes = [
+                    Arc::new(base.clone().dense_from(usize::MAX)),
+                    Arc::new(base.clone().dense_from(0)),
+                    Arc::new(base),
+                ];
+                let zero = counts(&vec![0; themes.len()]);
+                let rows: Vec<(&str, &str, Option<String>, Vec<Match>)> = responses
+                    .iter()
+                    .map(|(g, q, id, ms)| {
+                        let ms = ms
+                            .iter()
+                            .filter(|&&(t, e, ..)| t < themes.len() && e < weights[t].len())
+                            .map(|&(t, e, negated, len)| Match {
+                                end: len,
+                                ..m(t as u32, e as u32, negated)
+                            })
+                            .collect();
+                        let id = (*id > 0).then(|| format!("p{id}"));
+                        (["a", "b", "c"][*g], ["q1", "q2"][*q], id, ms)
+                    })
+                    .collect();
+                let add = |a: &mut Aggregate, rows: &[(&str, &str, Option<String>, Vec<Match>)]| {
+                    for (i, (g, q, id, ms)) in rows.iter().enumerate() {
+                        let r = Coded {
+                            id: id.as_deref(),
+                            at: (i as u64, 0),
+                            tokens: 5,
+                            counts: zero,
+                            matches: ms,
+                        };
+                        a.add(&[g], q, r);
+                    }
+                };
+                let json = |a: &Aggregate| serde_json::to_string(&a.wire()).unwrap();
+                let whole = |k: usize| {
+                    let mut a = Aggregate::new(shapes[k].clone());
+                    add(&mut a, &rows);
+                    a.compact();
+                    a
+                };
+                let sparse = whole(0);
+                let (want, want_json) = (sparse.cells_with_all(), json(&sparse));
+                for k in 1..3 {
+                    let a = whole(k);
+                    prop_assert_eq!(&a.cells_with_all(), &want);
+                    prop_assert_eq!(&json(&a), &want_json);
+                }
+                // Halves of each kind merged into the other.
+                let half = rows.len() / 2;
+                for (x, y) in [(0, 1), (1, 0), (2, 0), (0, 2)] {
+                    let mut a = Aggregate::new(shapes[x].clone());
+                    let mut b = Aggregate::new(shapes[y].clone());
+                    add(&mut a, &rows[..half]);
+                    add(&mut b, &rows[half..]);
+                    a.merge(b);
+                    a.compact();
+                    prop_assert_eq!(&a.cells_with_all(), &want);
+                }
+                // Read back with each kind of shape.
+                for shape in &shapes {
+                    let wire: WireAggregate = serde_json::from_str(&want_json).unwrap();
+                    let a = Aggregate::from_wire(wire, shape.clone(), 1).unwrap();
+                    prop_assert_eq!(&a.cells_with_all(), &want);
+                }
                 Ok(())
             })
             .unwrap();
