@@ -566,8 +566,7 @@ impl Matcher {
     /// A token's class and flags: what the trie (and suffix cues) say.
     #[inline]
     fn classify_word(&self, tok: &[u8]) -> TokInfo {
-        let class = self.trie.walk(tok);
-        let mut flags = self.trie.classes[class as usize].flags;
+        let (class, mut flags) = self.trie.walk(tok);
         if let Some(neg) = &self.negation
             && neg.cue_suffix.iter().any(|c| tok.ends_with(c.as_bytes()))
         {
@@ -938,19 +937,44 @@ impl TrieNode {
     };
 }
 
-/// One state of the frozen trie: the double-array links, 8 bytes, so the
-/// states a walk touches stay dense in cache.
+/// One state of the frozen trie: the double-array links and the classes
+/// (packed with their flags, [`pack_class`]) of a token whose walk ends
+/// here having found no child for its next byte (`fell`) or consumed all
+/// its bytes (`end`). The walk has loaded the state it stops at, so its
+/// class and flags cost no further load.
 #[derive(Clone, Copy, Debug)]
 struct State {
     base: u32,
     check: u32,
+    fell: u32,
+    end: u32,
 }
 
 impl State {
     const FREE: State = State {
         base: 0,
         check: NONE,
+        fell: 0,
+        end: 0,
     };
+}
+
+/// Bits of a packed class word that hold the class; the flags sit above.
+const CLASS_BITS: u32 = 24;
+
+/// A class and its flags in one word.
+fn pack_class(class: u32, flags: u8) -> u32 {
+    assert!(
+        class < 1 << CLASS_BITS,
+        "a lexicon with more than 2^24 distinct token classes"
+    );
+    class | u32::from(flags) << CLASS_BITS
+}
+
+/// The class and flags of a packed class word.
+#[inline]
+fn unpack_class(w: u32) -> (u32, u8) {
+    (w & ((1 << CLASS_BITS) - 1), (w >> CLASS_BITS) as u8)
 }
 
 /// What a token's walk through the trie ends in: its patterns (a range of
@@ -977,9 +1001,6 @@ struct Trie {
     building: Vec<Vec<(u8, u32)>>,
     /// After [`Trie::freeze`]: the double array, state 0 the root.
     states: Vec<State>,
-    /// Per state, the class of a token whose walk ends there having found
-    /// no child for its next byte (`[0]`) or consumed all its bytes (`[1]`).
-    ends: Vec<[u32; 2]>,
     /// Distinct classes; class 0 has no pattern and no flag.
     classes: Vec<TokClass>,
     class_pats: Vec<u32>,
@@ -991,7 +1012,6 @@ impl Trie {
             nodes: vec![TrieNode::EMPTY],
             building: vec![Vec::new()],
             states: Vec::new(),
-            ends: Vec::new(),
             classes: Vec::new(),
             class_pats: Vec::new(),
         }
@@ -1083,8 +1103,8 @@ impl Trie {
             for &(b, c) in kids {
                 let t = base + b as usize;
                 states[t] = State {
-                    base: 0,
                     check: s as u32,
+                    ..State::FREE
                 };
                 state_of[c as usize] = t as u32;
                 queue.push_back(c as usize);
@@ -1095,7 +1115,6 @@ impl Trie {
             states.pop();
         }
         self.states = states;
-        self.ends = vec![[0, 0]; self.states.len()];
         // Classes: a walk that stops at a node has met the prefix
         // patterns (and flags) of every node on the path; one that consumed
         // the whole token adds the node's exact pattern.
@@ -1108,7 +1127,7 @@ impl Trie {
             // The parent's `fell` class: every prefix on the path so far.
             let from = match parent {
                 usize::MAX => 0,
-                p => self.ends[state_of[p] as usize][0],
+                p => unpack_class(self.states[state_of[p] as usize].fell).0,
             };
             let mut flags = self.classes[from as usize].flags;
             pats.clear();
@@ -1122,7 +1141,9 @@ impl Trie {
                 pats.push(node.exact);
             }
             let end = self.class_of(&mut index, &pats, flags | node.exact_flags);
-            self.ends[state_of[n] as usize] = [fell, end];
+            let state = &mut self.states[state_of[n] as usize];
+            state.fell = pack_class(fell, self.classes[fell as usize].flags);
+            state.end = pack_class(end, self.classes[end as usize].flags);
         }
         self.nodes = Vec::new();
     }
@@ -1148,9 +1169,9 @@ impl Trie {
         c
     }
 
-    /// The class of `tok`.
+    /// The class of `tok`, and its flags.
     #[inline]
-    fn walk(&self, tok: &[u8]) -> u32 {
+    fn walk(&self, tok: &[u8]) -> (u32, u8) {
         let mut s = 0u32;
         let mut node = self.states[0];
         for &b in tok {
@@ -1161,10 +1182,10 @@ impl Trie {
                     s = t as u32;
                     node = *next;
                 }
-                _ => return self.ends[s as usize][0],
+                _ => return unpack_class(node.fell),
             }
         }
-        self.ends[s as usize][1]
+        unpack_class(node.end)
     }
 }
 
@@ -1637,9 +1658,9 @@ mod tests {
             } else {
                 0
             };
-            let class = t.walk(tok.as_bytes());
+            let (class, flags) = t.walk(tok.as_bytes());
             let mut got = t.pats(class).to_vec();
-            let flags = t.classes[class as usize].flags;
+            assert_eq!(flags, t.classes[class as usize].flags);
             want.sort_unstable();
             got.sort_unstable();
             assert_eq!((got, flags), (want, want_flags), "{tok:?}");
@@ -1689,7 +1710,7 @@ mod tests {
                 for (k, _) in tok.char_indices().chain([(tok.len(), ' ')]) {
                     want.extend(prefix.get(&tok[..k]).copied());
                 }
-                let mut got = t.pats(t.walk(tok.as_bytes())).to_vec();
+                let mut got = t.pats(t.walk(tok.as_bytes()).0).to_vec();
                 want.sort_unstable();
                 got.sort_unstable();
                 assert_eq!(got, want, "{tok:?}");
