@@ -507,7 +507,7 @@ impl Matcher {
             // lookup (a memo of a large vocabulary misses the cache).
             s.pool.clear();
             s.info.clear();
-            let norm = tokens.normalized().as_bytes();
+            let norm = tokens.normalized_bytes();
             s.info.extend(
                 tokens
                     .tokens()

@@ -527,63 +527,69 @@ fn in_canonical_order(text: &str, i: usize, c: char) -> bool {
 }
 
 #[inline]
-fn push_norm(out: &mut String, c: char, entry: u8) {
+fn push_norm(out: &mut Vec<u8>, c: char, entry: u8) {
+    let mut buf = [0u8; 4];
     if entry & LOWER == 0 {
-        out.push(c);
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     } else {
         // SIMPLE guarantees exactly one lowercase char.
-        out.extend(c.to_lowercase());
+        for l in c.to_lowercase() {
+            out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+        }
     }
 }
 
 /// Append the run of ASCII letters and digits at `i`, lowercased; return
-/// the index after it.
+/// the index after it. `| 0x20` lowercases a letter and leaves a digit
+/// as it is (digits have that bit set), so the copy needs no branch.
 #[inline]
-fn push_ascii_run(text: &str, mut i: usize, out: &mut String) -> usize {
-    let bytes = text.as_bytes();
-    let from = i;
-    while i < bytes.len() && is_ascii_word(bytes[i]) {
-        i += 1;
-    }
-    let n = out.len();
-    out.push_str(&text[from..i]);
-    out[n..].make_ascii_lowercase();
-    i
+fn push_ascii_run(bytes: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    let run = bytes[i..]
+        .iter()
+        .position(|&b| !is_ascii_word(b))
+        .unwrap_or(bytes.len() - i);
+    out.extend(bytes[i..i + run].iter().map(|&b| b | 0x20));
+    i + run
 }
 
 /// The fast path proper. Returns false as soon as a char is not simple.
 fn native_tokenize(text: &str, out: &mut Tokens) -> bool {
     let bytes = text.as_bytes();
     let table = char_table();
+    let norm = &mut out.normalized;
     let mut i = 0;
     while i < bytes.len() {
-        // Skip to a token start: ASCII separators byte by byte.
         let b = bytes[i];
-        if b < 0x80 && !ASCII_WORD[b as usize] {
-            i += 1;
-            continue;
-        }
-        match next_at(text, i, table) {
-            Next::Word { entry, len, .. } if entry & START == 0 => {
-                // A mark cannot start a token.
-                i += len;
+        if b < 0x80 {
+            // Skip to a token start: ASCII separators byte by byte, and an
+            // ASCII word char starts a token with no decoding.
+            if !ASCII_WORD[b as usize] {
+                i += 1;
                 continue;
             }
-            Next::Word { .. } => {}
-            Next::Apostrophe(len) | Next::Other(len) => {
-                i += len;
-                continue;
+        } else {
+            match next_at(text, i, table) {
+                Next::Word { entry, len, .. } if entry & START == 0 => {
+                    // A mark cannot start a token.
+                    i += len;
+                    continue;
+                }
+                Next::Word { .. } => {}
+                Next::Apostrophe(len) | Next::Other(len) => {
+                    i += len;
+                    continue;
+                }
+                Next::Unsupported => return false,
             }
-            Next::Unsupported => return false,
         }
         let start = i;
-        let norm_start = out.normalized.len();
+        let norm_start = norm.len();
         // Letters, digits and marks; then `'` + at least one more of them.
         loop {
             // The run of word chars.
             loop {
                 if i < bytes.len() && is_ascii_word(bytes[i]) {
-                    i = push_ascii_run(text, i, &mut out.normalized);
+                    i = push_ascii_run(bytes, i, norm);
                     continue;
                 }
                 if i >= bytes.len() || bytes[i] < 0x80 {
@@ -591,7 +597,7 @@ fn native_tokenize(text: &str, out: &mut Tokens) -> bool {
                 }
                 match next_at(text, i, table) {
                     Next::Word { c, entry, len } => {
-                        push_norm(&mut out.normalized, c, entry);
+                        push_norm(norm, c, entry);
                         i += len;
                     }
                     Next::Unsupported => return false,
@@ -611,7 +617,7 @@ fn native_tokenize(text: &str, out: &mut Tokens) -> bool {
             }
             match next_at(text, i + alen, table) {
                 Next::Word { .. } => {
-                    out.normalized.push('\'');
+                    norm.push(b'\'');
                     i += alen;
                 }
                 Next::Unsupported => return false,
@@ -622,7 +628,7 @@ fn native_tokenize(text: &str, out: &mut Tokens) -> bool {
             start,
             end: i,
             norm_start,
-            norm_end: out.normalized.len(),
+            norm_end: norm.len(),
         });
     }
     true
@@ -643,9 +649,12 @@ pub struct Token {
 
 /// A reusable buffer of tokens for one text. Reuse it across texts so the
 /// hot path allocates nothing per token.
+///
+/// The normalized text is kept as bytes (the fast path appends ASCII runs
+/// without a `str` check) and only ever receives whole UTF-8 chars.
 #[derive(Clone, Debug, Default)]
 pub struct Tokens {
-    normalized: String,
+    normalized: Vec<u8>,
     tokens: Vec<Token>,
 }
 
@@ -665,7 +674,7 @@ impl Tokens {
     /// byte range is `start..end`.
     pub fn push(&mut self, norm: &str, start: usize, end: usize) {
         let norm_start = self.normalized.len();
-        self.normalized.push_str(norm);
+        self.normalized.extend_from_slice(norm.as_bytes());
         self.tokens.push(Token {
             start,
             end,
@@ -697,11 +706,16 @@ impl Tokens {
     /// The normalized (lowercase) text of the i-th token.
     pub fn text(&self, i: usize) -> &str {
         let t = &self.tokens[i];
-        &self.normalized[t.norm_start..t.norm_end]
+        as_str(&self.normalized[t.norm_start..t.norm_end])
     }
 
     /// The concatenated normalized text of all tokens.
     pub fn normalized(&self) -> &str {
+        as_str(&self.normalized)
+    }
+
+    /// The bytes of [`Tokens::normalized`], with no UTF-8 check.
+    pub fn normalized_bytes(&self) -> &[u8] {
         &self.normalized
     }
 
@@ -709,8 +723,15 @@ impl Tokens {
     pub fn iter(&self) -> impl Iterator<Item = (Token, &str)> + '_ {
         self.tokens
             .iter()
-            .map(move |t| (*t, &self.normalized[t.norm_start..t.norm_end]))
+            .map(move |t| (*t, as_str(&self.normalized[t.norm_start..t.norm_end])))
     }
+}
+
+/// Normalized bytes as text: every token pushes whole UTF-8 chars, so this
+/// only fails on a bug.
+#[inline]
+fn as_str(b: &[u8]) -> &str {
+    std::str::from_utf8(b).expect("tokens hold whole UTF-8 chars")
 }
 
 #[cfg(test)]
