@@ -946,8 +946,13 @@ fn code_chunk(
                 } else {
                     hits
                 };
-                line.push(b',');
-                line.extend_from_slice(num.format(v).as_bytes());
+                // Most counts are single digits (most often 0).
+                if v < 10 {
+                    line.extend_from_slice(&[b',', b'0' + v as u8]);
+                } else {
+                    line.push(b',');
+                    line.extend_from_slice(num.format(v).as_bytes());
+                }
                 if ctx.liwc {
                     line.push(b',');
                     if n_tokens > 0 {
