@@ -218,6 +218,12 @@ pub struct Matcher {
     liwc_entry_themes: Vec<Vec<(ThemeIx, u32, f64)>>,
     /// The fast path of [`Matcher::find`], when the lexicon allows it.
     fast: Option<FastLists>,
+    /// For [`Matcher::tally`], per match: theme t's entry e weighs
+    /// `weights[weight_start[t] + e]`; `parents` as in `themes`. Flat, so a
+    /// match costs no walk through each theme's entry list.
+    weight_start: Vec<u32>,
+    weights: Vec<f64>,
+    parents: Vec<Option<ThemeIx>>,
 }
 
 /// Candidates the fast path's lists may hold in all (a few MB at most).
@@ -289,7 +295,17 @@ impl Matcher {
         }
 
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let mut weight_start = Vec::with_capacity(themes.len());
+        let mut weights = Vec::new();
+        for t in &themes {
+            weight_start.push(weights.len() as u32);
+            weights.extend(t.entries.iter().map(|e| e.weight));
+        }
+        let parents = themes.iter().map(|t| t.parent).collect();
         let mut m = Matcher {
+            weight_start,
+            weights,
+            parents,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             semantics: lex.semantics,
             themes,
@@ -879,7 +895,7 @@ impl Matcher {
         out.resize(self.themes.len(), ThemeCounts::default());
         let liwc = self.semantics == Semantics::Liwc;
         for m in matches {
-            let weight = self.themes[m.theme as usize].entries[m.entry as usize].weight;
+            let weight = self.weights[(self.weight_start[m.theme as usize] + m.entry) as usize];
             // LIWC counts words: a phrase match adds its token count.
             let units = if liwc { m.len() as u64 } else { 1 };
             let mut t = Some(m.theme);
@@ -891,7 +907,7 @@ impl Matcher {
                     c.hits += units;
                     c.score += units as f64 * weight;
                 }
-                t = self.themes[ti as usize].parent;
+                t = self.parents[ti as usize];
             }
         }
     }
