@@ -454,6 +454,16 @@ impl Default for EntryTable {
     }
 }
 
+/// Add `c` to flat entry `f`'s counts in a dense table.
+#[inline]
+fn dense_add(d: &mut [u64], shape: &Shape, f: u32, c: EntryCell) {
+    let o = shape.slots[f as usize] as usize;
+    let d = &mut d[o..o + ENTRY_SLOTS as usize];
+    d[0] += c.hits;
+    d[1] += c.responses;
+    d[2] += c.units;
+}
+
 impl EntryTable {
     /// A table holding these counts (keyed as in [`EntryTable::Sparse`]).
     fn from_maps(
@@ -470,13 +480,7 @@ impl EntryTable {
     #[inline]
     fn add_entry(&mut self, shape: &Shape, f: u32, c: EntryCell) {
         match self {
-            EntryTable::Dense(d) => {
-                let o = shape.slots[f as usize] as usize;
-                let d = &mut d[o..o + ENTRY_SLOTS as usize];
-                d[0] += c.hits;
-                d[1] += c.responses;
-                d[2] += c.units;
-            }
+            EntryTable::Dense(d) => dense_add(d, shape, f, c),
             EntryTable::Sparse { entries, .. } => {
                 let before = entries.len();
                 let e = entries.entry(f).or_default();
@@ -486,6 +490,21 @@ impl EntryTable {
                 if entries.len() != before {
                     self.densify_if_due(shape);
                 }
+            }
+        }
+    }
+
+    /// Add each `(f, c)` of `hits` ([`EntryTable::add_entry`]). A dense
+    /// table takes them in one tight loop of independent updates, so the
+    /// cache misses of a response's entries overlap.
+    fn add_entries(&mut self, shape: &Shape, hits: &[(u32, EntryCell)]) {
+        if let EntryTable::Dense(d) = self {
+            for &(f, c) in hits {
+                dense_add(d, shape, f, c);
+            }
+        } else {
+            for &(f, c) in hits {
+                self.add_entry(shape, f, c);
             }
         }
     }
@@ -700,6 +719,8 @@ struct AddScratch {
     /// Distinct flat entries with a hit in the response, in order of first
     /// hit.
     seen: Vec<u32>,
+    /// The response's hits, as (flat entry, counts to add).
+    hits: Vec<(u32, EntryCell)>,
     /// Theme → response that last had a hit in its subtree, the first such
     /// entry and the number of distinct entries.
     theme_stamp: Vec<u32>,
@@ -864,8 +885,10 @@ impl Aggregate {
                 responses: u64::from(first),
                 units: if units_per_token { m.len() as u64 } else { 1 },
             };
-            cell.entries.add_entry(shape, f, hit);
+            s.hits.push((f, hit));
         }
+        cell.entries.add_entries(shape, &s.hits);
+        s.hits.clear();
         // Sole contributors: per theme (own or ancestor), the distinct
         // entries with a hit; exactly one means leaving it out removes the
         // theme from this response.
