@@ -992,12 +992,18 @@ impl Aggregate {
                 members.entry(key).or_default().push(ci);
             }
         }
-        let mut out = BTreeMap::new();
-        for (key, list) in members {
-            let accs: Vec<&Acc> = list.iter().map(|&ci| &self.cells[ci].2).collect();
-            out.insert(key, self.output_cell(&accs));
-        }
-        out
+        // Output cells are independent: count them in parallel (in the
+        // current rayon pool, so `--threads` holds).
+        use rayon::prelude::*;
+        members
+            .into_par_iter()
+            .map(|(key, list)| {
+                let accs: Vec<&Acc> = list.iter().map(|&ci| &self.cells[ci].2).collect();
+                (key, self.output_cell(&accs))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// The output cell of one or more data cells: one is used as it is;

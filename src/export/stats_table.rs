@@ -313,11 +313,16 @@ fn largest_entry(
         }
         false
     };
+    // Only the subtree's entries: a cell's entries are keyed by own theme
+    // first, so each subtree theme's entries are one range.
+    let subtree: Vec<u32> = (0..themes.len() as u32)
+        .filter(|&o| in_subtree(Some(o)))
+        .collect();
     let mut totals: BTreeMap<(u32, u32), u64> = BTreeMap::new();
     for (_, c) in picked {
-        for (&(own, e), ec) in &c.entries {
-            if in_subtree(Some(own)) {
-                *totals.entry((own, e)).or_default() += ec.hits;
+        for &own in &subtree {
+            for (&k, ec) in c.entries.range((own, 0)..=(own, u32::MAX)) {
+                *totals.entry(k).or_default() += ec.hits;
             }
         }
     }
