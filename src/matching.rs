@@ -1088,9 +1088,52 @@ impl Trie {
             i = (w + 1) * 64;
         };
         let mut first_free = 1usize;
+        // One past the highest slot in use.
+        let mut end = 1usize;
+        let grow = |states: &mut Vec<State>, used: &mut Vec<u64>, to: usize| {
+            if states.len() < to {
+                states.resize(to, State::FREE);
+            }
+            if used.len() * 64 < to {
+                used.resize(to.div_ceil(64), 0);
+            }
+        };
         while let Some(n) = queue.pop_front() {
             let kids = &building[n];
             if kids.is_empty() {
+                continue;
+            }
+            if let [(b0, c0)] = kids[..] {
+                // A chain of only children (a word's unique tail): laid out
+                // in consecutive states past the end, so a walk down it
+                // reads consecutive memory instead of one scattered state
+                // per byte. From slot 256 on, every base is >= 1.
+                let mut chain = vec![(b0, c0)];
+                let mut last = c0 as usize;
+                while let [(b, c)] = building[last][..] {
+                    chain.push((b, c));
+                    last = c as usize;
+                }
+                let p = end.max(256);
+                grow(&mut states, &mut used, p + chain.len() + 256);
+                let mut parent = n;
+                for (k, &(b, c)) in chain.iter().enumerate() {
+                    let t = p + k;
+                    let ps = state_of[parent] as usize;
+                    states[ps].base = (t - b as usize) as u32;
+                    used[t / 64] |= 1 << (t % 64);
+                    states[t] = State {
+                        check: ps as u32,
+                        ..State::FREE
+                    };
+                    state_of[c as usize] = t as u32;
+                    bfs.push((c as usize, parent));
+                    parent = c as usize;
+                }
+                end = p + chain.len();
+                // Its children, if any (none or several), are placed when
+                // it comes off the queue.
+                queue.push_back(last);
                 continue;
             }
             first_free = next_free(&used, first_free);
@@ -1104,15 +1147,11 @@ impl Trie {
                 p = next_free(&used, p + 1);
             }
             let base = p - min;
-            if states.len() < base + 256 {
-                states.resize(base + 256, State::FREE);
-            }
-            if used.len() * 64 < base + 256 {
-                used.resize((base + 256).div_ceil(64), 0);
-            }
+            grow(&mut states, &mut used, base + 256);
             for &(b, _) in kids {
                 let t = base + b as usize;
                 used[t / 64] |= 1 << (t % 64);
+                end = end.max(t + 1);
             }
             let s = state_of[n] as usize;
             states[s].base = base as u32;
@@ -1681,6 +1720,41 @@ mod tests {
             got.sort_unstable();
             assert_eq!((got, flags), (want, want_flags), "{tok:?}");
         }
+    }
+
+    /// A word's unique tail (a chain of only children) sits in consecutive
+    /// states, and walks along and off it still find the right classes.
+    #[test]
+    fn trie_chains_are_consecutive() {
+        let mut t = Trie::new();
+        t.insert(b"sobriety").exact = 1;
+        t.insert(b"sober").exact = 2;
+        t.insert(b"sob").prefix = 3;
+        t.freeze();
+        let slots = |w: &[u8]| {
+            let mut s = 0usize;
+            let mut out = Vec::new();
+            for &b in w {
+                s = t.states[s].base as usize + b as usize;
+                assert_eq!(t.states[s].check as usize, out.last().copied().unwrap_or(0));
+                out.push(s);
+            }
+            out
+        };
+        // "s-o-b" is a chain from the root; "riety" and "er" branch off it.
+        for w in [&b"sobriety"[..], b"sober"] {
+            let path = slots(w);
+            for pair in path[..3].windows(2).chain(path[4..].windows(2)) {
+                assert_eq!(pair[1], pair[0] + 1, "{:?}", String::from_utf8_lossy(w));
+            }
+        }
+        let pats = |w: &str| t.pats(t.walk(w.as_bytes()).0).to_vec();
+        assert_eq!(pats("sobriety"), [3, 1]);
+        assert_eq!(pats("sober"), [3, 2]);
+        assert_eq!(pats("sobriet"), [3]);
+        assert_eq!(pats("sobrietyx"), [3]);
+        assert_eq!(pats("so"), Vec::<u32>::new());
+        assert_eq!(pats("soberly"), [3]);
     }
 
     #[test]
