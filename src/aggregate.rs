@@ -70,8 +70,9 @@ pub struct Shape {
     /// dense [`EntryTable`]: hits, responses, units, then one
     /// sole-contributor count per theme of its chain (own theme first).
     slots: Vec<u32>,
-    /// Entries with hits at which a cell's [`EntryTable`] turns dense.
-    dense_from: usize,
+    /// Bytes of hash maps at which a cell's [`EntryTable`] turns dense:
+    /// the dense table's size.
+    dense_at: usize,
     /// liwc semantics: a match counts its tokens.
     liwc: bool,
 }
@@ -93,16 +94,15 @@ impl Shape {
             weights: flat,
             flat_theme,
             slots: vec![0],
-            dense_from: 0,
+            dense_at: 0,
             liwc,
         };
-        // Dense then costs no more memory than the hash maps it replaces.
-        shape.dense_from = (shape.n_flat() / 2).max(1);
         let mut at = 0u32;
         for &t in &shape.flat_theme {
             at += ENTRY_SLOTS + shape.chain(t).count() as u32;
             shape.slots.push(at);
         }
+        shape.dense_at = at as usize * size_of::<u64>();
         shape
     }
 
@@ -127,11 +127,11 @@ impl Shape {
         self.n_themes().div_ceil(64)
     }
 
-    /// The same shape with cells turning dense at `n` entries with hits
-    /// (tests: 0 for always, `usize::MAX` for never).
+    /// The same shape with cells turning dense at `n` bytes of hash maps
+    /// (tests: 0 for at once, `usize::MAX` for never).
     #[cfg(test)]
-    fn dense_from(mut self, n: usize) -> Shape {
-        self.dense_from = n;
+    fn dense_at(mut self, n: usize) -> Shape {
+        self.dense_at = n;
         self
     }
 
@@ -425,12 +425,14 @@ const ENTRY_SLOTS: u32 = 3;
 ///
 /// A cell starts sparse, with hash maps keyed by entry, so that many small
 /// cells (thousands of groups) cost memory only for the entries they hit.
-/// Once half the lexicon's entries have hits it turns dense: every entry's
-/// counts, sole contributors included, side by side at a fixed offset
-/// ([`Shape::slots`]). A match then costs one store into memory that the
-/// entry's other counts share, instead of probing two hash maps (at 5,000
-/// entries over a few cells those probes missed the cache on every match),
-/// and the dense table is no larger than the maps it replaces.
+/// Once the maps take as many bytes as the dense form would, it turns
+/// dense: every entry's counts, sole contributors included, side by
+/// side at a fixed offset ([`Shape::slots`]), `8 × (3 + depth)` bytes per
+/// lexicon entry. So the dense table is never larger than the maps it
+/// replaces (a deep hierarchy may keep a cell sparse longer), and a match costs
+/// one store into memory the entry's other counts share, instead of probing
+/// two hash maps (at 5,000 entries over a few cells those probes missed the
+/// cache on every match).
 #[derive(Clone, Debug)]
 enum EntryTable {
     Sparse {
@@ -518,9 +520,13 @@ impl EntryTable {
                 d[(shape.slots[f as usize] + ENTRY_SLOTS + level) as usize] += n;
             }
             EntryTable::Sparse { sole, .. } => {
+                let before = sole.len();
                 *sole
                     .entry(u64::from(f) << 32 | u64::from(theme))
                     .or_default() += n;
+                if sole.len() != before {
+                    self.densify_if_due(shape);
+                }
             }
         }
     }
@@ -572,10 +578,14 @@ impl EntryTable {
         }
     }
 
-    /// Turn dense once [`Shape::dense_from`] entries have hits.
+    /// Turn dense once the maps hold [`Shape::dense_at`] bytes: each slot
+    /// of a map's capacity takes its record and a control byte (a slight
+    /// underestimate: a map also keeps an eighth of its slots free).
     fn densify_if_due(&mut self, shape: &Shape) {
-        if let EntryTable::Sparse { entries, .. } = self
-            && entries.len() >= shape.dense_from
+        if let EntryTable::Sparse { entries, sole } = self
+            && entries.capacity() * (size_of::<(u32, EntryCell)>() + 1)
+                + sole.capacity() * (size_of::<(u64, u64)>() + 1)
+                >= shape.dense_at
         {
             self.densify(shape);
         }
@@ -1520,8 +1530,8 @@ mod tests {
                     .collect();
                 let base = Shape::new(parents, weights.clone(), liwc);
                 let shapes = [
-                    Arc::new(base.clone().dense_from(usize::MAX)),
-                    Arc::new(base.clone().dense_from(0)),
+                    Arc::new(base.clone().dense_at(usize::MAX)),
+                    Arc::new(base.clone().dense_at(0)),
                     Arc::new(base),
                 ];
                 let zero = counts(&vec![0; themes.len()]);
