@@ -882,7 +882,6 @@ impl Aggregate {
         }
         let stamp = s.stamp;
         s.seen.clear();
-        let units_per_token = shape.liwc;
         for m in r.matches.iter().filter(|m| !m.negated) {
             let f = shape.flat(m.theme, m.entry);
             let first = s.entry_stamp[f as usize] != stamp;
@@ -893,7 +892,7 @@ impl Aggregate {
             let hit = EntryCell {
                 hits: 1,
                 responses: u64::from(first),
-                units: if units_per_token { m.len() as u64 } else { 1 },
+                units: if shape.liwc { m.len() as u64 } else { 1 },
             };
             s.hits.push((f, hit));
         }

@@ -219,11 +219,10 @@ pub struct Matcher {
     /// The fast path of [`Matcher::find`], when the lexicon allows it.
     fast: Option<FastLists>,
     /// For [`Matcher::tally`], per match: theme t's entry e weighs
-    /// `weights[weight_start[t] + e]`; `parents` as in `themes`. Flat, so a
-    /// match costs no walk through each theme's entry list.
+    /// `weights[weight_start[t] + e]`. Flat, so a match costs no walk
+    /// through each theme's entry list.
     weight_start: Vec<u32>,
     weights: Vec<f64>,
-    parents: Vec<Option<ThemeIx>>,
 }
 
 /// Candidates the fast path's lists may hold in all (a few MB at most).
@@ -301,11 +300,9 @@ impl Matcher {
             weight_start.push(weights.len() as u32);
             weights.extend(t.entries.iter().map(|e| e.weight));
         }
-        let parents = themes.iter().map(|t| t.parent).collect();
         let mut m = Matcher {
             weight_start,
             weights,
-            parents,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             semantics: lex.semantics,
             themes,
@@ -907,7 +904,7 @@ impl Matcher {
                     c.hits += units;
                     c.score += units as f64 * weight;
                 }
-                t = self.parents[ti as usize];
+                t = self.themes[ti as usize].parent;
             }
         }
     }

@@ -550,8 +550,7 @@ fn push_norm(out: &mut Vec<u8>, c: char, entry: u8) {
 /// expensive instruction).
 #[inline]
 fn push_ascii_run(bytes: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+    while let Some(x) = eight_bytes_at(bytes, i) {
         let run = (!ascii_word_bytes(x) & HIGH_BITS).trailing_zeros() as usize / 8;
         let len = out.len();
         out.extend_from_slice(&(x | bytes_of(0x20)).to_le_bytes());
@@ -570,6 +569,14 @@ fn push_ascii_run(bytes: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
 }
 
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `i` as a little-endian word (byte `i` lowest), when
+/// there are eight.
+#[inline]
+fn eight_bytes_at(bytes: &[u8], i: usize) -> Option<u64> {
+    let chunk = bytes.get(i..i + 8)?;
+    Some(u64::from_le_bytes(chunk.try_into().expect("eight bytes")))
+}
 
 /// `b` in every byte of a word.
 const fn bytes_of(b: u8) -> u64 {
@@ -605,9 +612,8 @@ fn native_tokenize(text: &str, out: &mut Tokens) -> bool {
             // there are eight bytes, else one by one. An ASCII word char
             // starts a token with no decoding.
             if !ASCII_WORD[b as usize] {
-                i += match bytes.get(i..i + 8) {
-                    Some(chunk) => {
-                        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+                i += match eight_bytes_at(bytes, i) {
+                    Some(x) => {
                         let stop = ascii_word_bytes(x) | (x & HIGH_BITS);
                         (stop.trailing_zeros() / 8) as usize
                     }
