@@ -67,9 +67,16 @@ pub struct Shape {
     /// Flat entry → its own theme.
     flat_theme: Vec<u32>,
     /// `slots[f]..slots[f + 1]`: where flat entry f's counts sit in a
-    /// dense [`EntryTable`]: hits, responses, units, then one
-    /// sole-contributor count per theme of its chain (own theme first).
+    /// dense [`EntryTable`]: hits, responses, units (liwc semantics only:
+    /// otherwise a hit is one unit), then one sole-contributor count per
+    /// theme of its chain (own theme first).
     slots: Vec<u32>,
+    /// Counts before the sole contributors' in `slots`: 3 under liwc
+    /// semantics, else 2.
+    entry_slots: u32,
+    /// What a dense table's 32-bit counters take before they are spilled
+    /// into 64-bit ones ([`Dense`]): `u32::MAX`, smaller in tests.
+    room: u64,
     /// Bytes of hash maps at which a cell's [`EntryTable`] turns dense:
     /// the dense table's size.
     dense_at: usize,
@@ -94,15 +101,17 @@ impl Shape {
             weights: flat,
             flat_theme,
             slots: vec![0],
+            entry_slots: if liwc { 3 } else { 2 },
+            room: u64::from(u32::MAX),
             dense_at: 0,
             liwc,
         };
         let mut at = 0u32;
         for &t in &shape.flat_theme {
-            at += ENTRY_SLOTS + shape.chain(t).count() as u32;
+            at += shape.entry_slots + shape.chain(t).count() as u32;
             shape.slots.push(at);
         }
-        shape.dense_at = at as usize * size_of::<u64>();
+        shape.dense_at = at as usize * size_of::<u32>();
         shape
     }
 
@@ -132,6 +141,14 @@ impl Shape {
     #[cfg(test)]
     fn dense_at(mut self, n: usize) -> Shape {
         self.dense_at = n;
+        self
+    }
+
+    /// The same shape with dense tables spilling their 32-bit counters
+    /// once any may have gained `n` (tests: small, to spill often).
+    #[cfg(test)]
+    fn room(mut self, n: u64) -> Shape {
+        self.room = n;
         self
     }
 
@@ -417,22 +434,19 @@ impl Acc {
     }
 }
 
-/// The counts a dense [`EntryTable`] keeps per entry before its
-/// sole-contributor counts: hits, responses, units.
-const ENTRY_SLOTS: u32 = 3;
-
 /// One cell's per-entry counts and sole contributors.
 ///
 /// A cell starts sparse, with hash maps keyed by entry, so that many small
 /// cells (thousands of groups) cost memory only for the entries they hit.
 /// Once the maps take as many bytes as the dense form would, it turns
-/// dense: every entry's counts, sole contributors included, side by
-/// side at a fixed offset ([`Shape::slots`]), `8 × (3 + depth)` bytes per
-/// lexicon entry. So the dense table is never larger than the maps it
-/// replaces (a deep hierarchy may keep a cell sparse longer), and a match costs
-/// one store into memory the entry's other counts share, instead of probing
-/// two hash maps (at 5,000 entries over a few cells those probes missed the
-/// cache on every match).
+/// dense: every entry's counts, sole contributors included, side by side
+/// at a fixed offset ([`Shape::slots`]), `4 × (2 + depth)` bytes per
+/// lexicon entry (`4 × (3 + depth)` under liwc semantics, which counts
+/// units apart from hits). So the dense table is never larger than the
+/// maps it replaces (a deep hierarchy may keep a cell sparse longer), and
+/// a match costs one store into memory the entry's other counts share,
+/// instead of probing two hash maps (at 5,000 entries over a few cells
+/// those probes missed the cache on every match).
 #[derive(Clone, Debug)]
 enum EntryTable {
     Sparse {
@@ -443,8 +457,7 @@ enum EntryTable {
         /// ancestor).
         sole: FxHashMap<u64, u64>,
     },
-    /// Laid out by [`Shape::slots`].
-    Dense(Vec<u64>),
+    Dense(Dense),
 }
 
 impl Default for EntryTable {
@@ -456,14 +469,105 @@ impl Default for EntryTable {
     }
 }
 
-/// Add `c` to flat entry `f`'s counts in a dense table.
-#[inline]
-fn dense_add(d: &mut [u64], shape: &Shape, f: u32, c: EntryCell) {
-    let o = shape.slots[f as usize] as usize;
-    let d = &mut d[o..o + ENTRY_SLOTS as usize];
-    d[0] += c.hits;
-    d[1] += c.responses;
-    d[2] += c.units;
+/// A dense table's counters, laid out by [`Shape::slots`]: 32-bit while
+/// coding, which halves the memory each match's store goes to (a worker
+/// holds one table per cell, and the tables of a few cells together
+/// outgrow the core's cache), and spilled into 64-bit totals before any
+/// could overflow. A counter's count is `small[i] + big[i]`.
+#[derive(Clone, Debug)]
+struct Dense {
+    small: Vec<u32>,
+    /// Totals spilled from `small`, and counts added from other tables;
+    /// empty until first needed.
+    big: Vec<u64>,
+    /// What any one counter of `small` may still gain before it could
+    /// overflow. A response adds at most its units (matches, or under
+    /// liwc semantics matched tokens) to any counter
+    /// ([`EntryTable::add_response`]), so this is charged per response,
+    /// not per match.
+    room: u64,
+    /// The current response adds to `big` (it alone could overflow
+    /// `small`).
+    wide: bool,
+}
+
+impl Dense {
+    fn new(shape: &Shape) -> Dense {
+        Dense {
+            small: vec![0; shape.slots[shape.n_flat()] as usize],
+            big: Vec::new(),
+            room: shape.room,
+            wide: false,
+        }
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        u64::from(self.small[i]) + self.big.get(i).copied().unwrap_or(0)
+    }
+
+    fn big(&mut self) -> &mut [u64] {
+        if self.big.is_empty() {
+            self.big = vec![0; self.small.len()];
+        }
+        &mut self.big
+    }
+
+    /// Move the counts of `small` into `big`.
+    fn spill(&mut self, shape: &Shape) {
+        if self.room == shape.room {
+            return;
+        }
+        self.big();
+        for (b, s) in self.big.iter_mut().zip(&mut self.small) {
+            *b += u64::from(std::mem::take(s));
+        }
+        self.room = shape.room;
+    }
+
+    /// Prepare for a response that adds at most `n` to any counter.
+    fn reserve(&mut self, shape: &Shape, n: u64) {
+        if n > self.room {
+            self.spill(shape);
+        }
+        self.wide = n > self.room;
+        if !self.wide {
+            self.room -= n;
+        }
+    }
+
+    /// Add `n` to counter `i` within a response ([`Dense::reserve`]).
+    #[inline]
+    fn bump(&mut self, i: usize, n: u64) {
+        if self.wide {
+            self.big()[i] += n;
+        } else {
+            // Within the reserved room: cannot overflow.
+            self.small[i] += n as u32;
+        }
+    }
+
+    /// Add `c` to flat entry `f`'s counts within a response.
+    #[inline]
+    fn bump_entry(&mut self, shape: &Shape, f: u32, c: EntryCell) {
+        let o = shape.slots[f as usize] as usize;
+        self.bump(o, c.hits);
+        self.bump(o + 1, c.responses);
+        if shape.liwc {
+            self.bump(o + 2, c.units);
+        }
+    }
+
+    /// Flat entry `f`'s counts.
+    fn entry(&self, shape: &Shape, f: usize) -> EntryCell {
+        let o = shape.slots[f] as usize;
+        let hits = self.get(o);
+        EntryCell {
+            hits,
+            responses: self.get(o + 1),
+            // Without liwc semantics, a hit is one unit.
+            units: if shape.liwc { self.get(o + 2) } else { hits },
+        }
+    }
 }
 
 impl EntryTable {
@@ -479,10 +583,17 @@ impl EntryTable {
     }
 
     /// Add `c` to flat entry `f`'s counts.
-    #[inline]
     fn add_entry(&mut self, shape: &Shape, f: u32, c: EntryCell) {
         match self {
-            EntryTable::Dense(d) => dense_add(d, shape, f, c),
+            EntryTable::Dense(d) => {
+                let o = shape.slots[f as usize] as usize;
+                let big = d.big();
+                big[o] += c.hits;
+                big[o + 1] += c.responses;
+                if shape.liwc {
+                    big[o + 2] += c.units;
+                }
+            }
             EntryTable::Sparse { entries, .. } => {
                 let before = entries.len();
                 let e = entries.entry(f).or_default();
@@ -496,28 +607,12 @@ impl EntryTable {
         }
     }
 
-    /// Add each `(f, c)` of `hits` ([`EntryTable::add_entry`]). A dense
-    /// table takes them in one tight loop of independent updates, so the
-    /// cache misses of a response's entries overlap.
-    fn add_entries(&mut self, shape: &Shape, hits: &[(u32, EntryCell)]) {
-        if let EntryTable::Dense(d) = self {
-            for &(f, c) in hits {
-                dense_add(d, shape, f, c);
-            }
-        } else {
-            for &(f, c) in hits {
-                self.add_entry(shape, f, c);
-            }
-        }
-    }
-
     /// Add `n` responses where flat entry `f` is the only entry with a hit
     /// for `theme`, the `level`-th theme of its chain (0: its own).
-    #[inline]
     fn add_sole(&mut self, shape: &Shape, (f, level, theme): (u32, u32, u32), n: u64) {
         match self {
             EntryTable::Dense(d) => {
-                d[(shape.slots[f as usize] + ENTRY_SLOTS + level) as usize] += n;
+                d.big()[(shape.slots[f as usize] + shape.entry_slots + level) as usize] += n;
             }
             EntryTable::Sparse { sole, .. } => {
                 let before = sole.len();
@@ -531,18 +626,64 @@ impl EntryTable {
         }
     }
 
+    /// Add one response: its `hits` as `(f, c)` ([`EntryTable::add_entry`])
+    /// and its sole contributors ([`EntryTable::add_sole`], one response
+    /// each); `most` bounds what it adds to any one count. A dense table
+    /// takes the hits in one tight loop of independent updates, so the
+    /// cache misses of a response's entries overlap.
+    fn add_response(
+        &mut self,
+        shape: &Shape,
+        most: u64,
+        hits: &[(u32, EntryCell)],
+        sole: &[(u32, u32, u32)],
+    ) {
+        match self {
+            EntryTable::Dense(d) => {
+                d.reserve(shape, most);
+                if d.wide {
+                    for &(f, c) in hits {
+                        d.bump_entry(shape, f, c);
+                    }
+                    for &(f, level, _) in sole {
+                        d.bump(
+                            (shape.slots[f as usize] + shape.entry_slots + level) as usize,
+                            1,
+                        );
+                    }
+                    return;
+                }
+                // Within the reserved room: no count can overflow.
+                let small = &mut d.small[..];
+                for &(f, c) in hits {
+                    let o = shape.slots[f as usize] as usize;
+                    small[o] += c.hits as u32;
+                    small[o + 1] += c.responses as u32;
+                    if shape.liwc {
+                        small[o + 2] += c.units as u32;
+                    }
+                }
+                for &(f, level, _) in sole {
+                    small[(shape.slots[f as usize] + shape.entry_slots + level) as usize] += 1;
+                }
+            }
+            EntryTable::Sparse { .. } => {
+                for &(f, c) in hits {
+                    self.add_entry(shape, f, c);
+                }
+                for &k in sole {
+                    self.add_sole(shape, k, 1);
+                }
+            }
+        }
+    }
+
     /// Every entry's counts, as (flat entry, counts).
     fn each_entry(&self, shape: &Shape, mut visit: impl FnMut(u32, EntryCell)) {
         match self {
             EntryTable::Dense(d) => {
                 for f in 0..shape.n_flat() {
-                    let o = shape.slots[f] as usize;
-                    let c = EntryCell {
-                        hits: d[o],
-                        responses: d[o + 1],
-                        units: d[o + 2],
-                    };
-                    visit(f as u32, c);
+                    visit(f as u32, d.entry(shape, f));
                 }
             }
             EntryTable::Sparse { entries, .. } => {
@@ -558,10 +699,10 @@ impl EntryTable {
         match self {
             EntryTable::Dense(d) => {
                 for f in 0..shape.n_flat() {
-                    let o = (shape.slots[f] + ENTRY_SLOTS) as usize;
+                    let o = (shape.slots[f] + shape.entry_slots) as usize;
                     let chain = shape.chain(shape.flat_theme[f]);
                     for (level, t) in chain.enumerate() {
-                        visit((f as u32, level as u32, t), d[o + level]);
+                        visit((f as u32, level as u32, t), d.get(o + level));
                     }
                 }
             }
@@ -595,10 +736,22 @@ impl EntryTable {
         if let EntryTable::Dense(_) = self {
             return;
         }
-        let mut dense = EntryTable::Dense(vec![0; shape.slots[shape.n_flat()] as usize]);
-        self.each_entry(shape, |f, c| dense.add_entry(shape, f, c));
-        self.each_sole(shape, |k, n| dense.add_sole(shape, k, n));
-        *self = dense;
+        // Each counter gets one add: the largest count is the room needed.
+        let mut most = 0;
+        self.each_entry(shape, |_, c| {
+            most = most.max(c.hits).max(c.responses).max(c.units)
+        });
+        self.each_sole(shape, |_, n| most = most.max(n));
+        let mut d = Dense::new(shape);
+        d.reserve(shape, most);
+        self.each_entry(shape, |f, c| d.bump_entry(shape, f, c));
+        self.each_sole(shape, |(f, level, _), n| {
+            d.bump(
+                (shape.slots[f as usize] + shape.entry_slots + level) as usize,
+                n,
+            );
+        });
+        *self = EntryTable::Dense(d);
     }
 
     /// Add `other`'s counts.
@@ -606,8 +759,8 @@ impl EntryTable {
         if let EntryTable::Dense(o) = other {
             self.densify(shape);
             if let EntryTable::Dense(d) = self {
-                for (a, b) in d.iter_mut().zip(o) {
-                    *a += b;
+                for (i, b) in d.big().iter_mut().enumerate() {
+                    *b += o.get(i);
                 }
             }
             return;
@@ -738,6 +891,8 @@ struct AddScratch {
     theme_distinct: Vec<u32>,
     /// Themes touched by the response, in order of first touch.
     touched: Vec<u32>,
+    /// The response's sole contributors, as (flat entry, level, theme).
+    sole: Vec<(u32, u32, u32)>,
 }
 
 /// Counts over many responses: mergeable partial results.
@@ -882,6 +1037,8 @@ impl Aggregate {
         }
         let stamp = s.stamp;
         s.seen.clear();
+        // What the response adds to any one count is at most its units.
+        let mut units = 1;
         for m in r.matches.iter().filter(|m| !m.negated) {
             let f = shape.flat(m.theme, m.entry);
             let first = s.entry_stamp[f as usize] != stamp;
@@ -894,10 +1051,9 @@ impl Aggregate {
                 responses: u64::from(first),
                 units: if shape.liwc { m.len() as u64 } else { 1 },
             };
+            units += hit.units;
             s.hits.push((f, hit));
         }
-        cell.entries.add_entries(shape, &s.hits);
-        s.hits.clear();
         // Sole contributors: per theme (own or ancestor), the distinct
         // entries with a hit; exactly one means leaving it out removes the
         // theme from this response.
@@ -915,13 +1071,16 @@ impl Aggregate {
                 }
             }
         }
+        s.sole.clear();
         for &t in &s.touched {
             let ti = t as usize;
             if s.theme_distinct[ti] == 1 {
                 let (f, level) = s.theme_entry[ti];
-                cell.entries.add_sole(shape, (f, level, t), 1);
+                s.sole.push((f, level, t));
             }
         }
+        cell.entries.add_response(shape, units, &s.hits, &s.sole);
+        s.hits.clear();
         match (r.id, id) {
             (_, Some(id)) => cell.respondents.push(id, &s.bits),
             (Some(_), None) => cell.responses_without_id += 1,
@@ -1489,7 +1648,8 @@ mod tests {
     }
 
     /// A cell's entry table gives the same counts whether it stays sparse,
-    /// turns dense at once or at the usual point, and when tables of
+    /// turns dense at once or at the usual point, whether its 32-bit
+    /// counters spill often or responses overflow them, and when tables of
     /// either kind are merged into the other or read back from
     /// `partial.json`: random hierarchies, entries and matches.
     #[test]
@@ -1531,7 +1691,11 @@ mod tests {
                 let shapes = [
                     Arc::new(base.clone().dense_at(usize::MAX)),
                     Arc::new(base.clone().dense_at(0)),
-                    Arc::new(base),
+                    Arc::new(base.clone()),
+                    // 32-bit counters spilled after nearly every response,
+                    // and responses too large for them (`wide`).
+                    Arc::new(base.clone().dense_at(0).room(3)),
+                    Arc::new(base.dense_at(0).room(16)),
                 ];
                 let zero = counts(&vec![0; themes.len()]);
                 let rows: Vec<(&str, &str, Option<String>, Vec<Match>)> = responses
@@ -1570,14 +1734,14 @@ mod tests {
                 };
                 let sparse = whole(0);
                 let (want, want_json) = (sparse.cells_with_all(), json(&sparse));
-                for k in 1..3 {
+                for k in 1..shapes.len() {
                     let a = whole(k);
                     prop_assert_eq!(&a.cells_with_all(), &want);
                     prop_assert_eq!(&json(&a), &want_json);
                 }
                 // Halves of each kind merged into the other.
                 let half = rows.len() / 2;
-                for (x, y) in [(0, 1), (1, 0), (2, 0), (0, 2)] {
+                for (x, y) in [(0, 1), (1, 0), (2, 0), (0, 2), (3, 4), (4, 0), (1, 3)] {
                     let mut a = Aggregate::new(shapes[x].clone());
                     let mut b = Aggregate::new(shapes[y].clone());
                     add(&mut a, &rows[..half]);
