@@ -877,12 +877,13 @@ struct AddScratch {
     bits: Vec<u64>,
     /// The current response's number (starts at 1).
     stamp: u32,
-    /// Flat entry → response that last had a hit of it.
-    entry_stamp: Vec<u32>,
-    /// Distinct flat entries with a hit in the response, in order of first
-    /// hit.
-    seen: Vec<u32>,
-    /// The response's hits, as (flat entry, counts to add).
+    /// Flat entry → response that last had a hit of it, and where in
+    /// `hits` that response's counts of it are.
+    entry_stamp: Vec<(u32, u32)>,
+    /// The response's counts per distinct flat entry with a hit, in order
+    /// of first hit: its matches are summed here, so the cell's table
+    /// (which misses the cache) takes one update per entry, not one per
+    /// match.
     hits: Vec<(u32, EntryCell)>,
     /// Theme → response that last had a hit in its subtree, the first such
     /// entry and the number of distinct entries.
@@ -1023,7 +1024,7 @@ impl Aggregate {
         }
         // Per entry: hits, and responses with at least one hit of the entry.
         if s.entry_stamp.len() != shape.weights.len() {
-            s.entry_stamp = vec![0; shape.weights.len()];
+            s.entry_stamp = vec![(0, 0); shape.weights.len()];
             s.theme_stamp = vec![0; shape.n_themes()];
             s.theme_entry = vec![(0, 0); shape.n_themes()];
             s.theme_distinct = vec![0; shape.n_themes()];
@@ -1031,34 +1032,40 @@ impl Aggregate {
         s.stamp = s.stamp.wrapping_add(1);
         if s.stamp == 0 {
             // Wrapped around: forget every old stamp.
-            s.entry_stamp.fill(0);
+            s.entry_stamp.fill((0, 0));
             s.theme_stamp.fill(0);
             s.stamp = 1;
         }
         let stamp = s.stamp;
-        s.seen.clear();
+        s.hits.clear();
         // What the response adds to any one count is at most its units.
         let mut units = 1;
         for m in r.matches.iter().filter(|m| !m.negated) {
             let f = shape.flat(m.theme, m.entry);
-            let first = s.entry_stamp[f as usize] != stamp;
-            if first {
-                s.entry_stamp[f as usize] = stamp;
-                s.seen.push(f);
+            let u = if shape.liwc { m.len() as u64 } else { 1 };
+            units += u;
+            let (at, k) = &mut s.entry_stamp[f as usize];
+            if *at == stamp {
+                let c = &mut s.hits[*k as usize].1;
+                c.hits += 1;
+                c.units += u;
+            } else {
+                (*at, *k) = (stamp, s.hits.len() as u32);
+                s.hits.push((
+                    f,
+                    EntryCell {
+                        hits: 1,
+                        responses: 1,
+                        units: u,
+                    },
+                ));
             }
-            let hit = EntryCell {
-                hits: 1,
-                responses: u64::from(first),
-                units: if shape.liwc { m.len() as u64 } else { 1 },
-            };
-            units += hit.units;
-            s.hits.push((f, hit));
         }
         // Sole contributors: per theme (own or ancestor), the distinct
         // entries with a hit; exactly one means leaving it out removes the
         // theme from this response.
         s.touched.clear();
-        for &f in &s.seen {
+        for &(f, _) in &s.hits {
             for (level, t) in shape.chain(shape.flat_theme[f as usize]).enumerate() {
                 let ti = t as usize;
                 if s.theme_stamp[ti] != stamp {
@@ -1080,7 +1087,6 @@ impl Aggregate {
             }
         }
         cell.entries.add_response(shape, units, &s.hits, &s.sole);
-        s.hits.clear();
         match (r.id, id) {
             (_, Some(id)) => cell.respondents.push(id, &s.bits),
             (Some(_), None) => cell.responses_without_id += 1,
