@@ -164,6 +164,10 @@ pub struct Scratch {
     /// integer: most words are that short, and an integer key compares
     /// without a `memcmp` call (which was ~14% of a run).
     short: FxHashMap<u128, TokInfo>,
+    /// Without regexes: a direct-mapped memo of tokens of 1 to 7 bytes
+    /// (their bytes and length → packed class, [`pack_class`]); key 0 is
+    /// an empty slot.
+    memo: Vec<(u64, u32)>,
     pool: Vec<u32>,
     info: Vec<TokInfo>,
     /// `scope[i]`: a scope-break character lies between token i-1 and i.
@@ -516,17 +520,51 @@ impl Matcher {
 
     fn classify_tokens(&self, tokens: &Tokens, s: &mut Scratch) {
         if self.regexes.is_empty() {
-            // Words and wildcards only: the trie walk is cheaper than a memo
-            // lookup (a memo of a large vocabulary misses the cache).
+            // Words and wildcards only: a direct-mapped memo of short tokens
+            // (a hit costs one load and a predictable branch, where the
+            // walk's exit branch mispredicts; a hash map of the whole
+            // vocabulary missed the cache), else the trie walk.
             s.pool.clear();
             s.info.clear();
+            if s.memo.is_empty() {
+                s.memo = vec![(0, 0); 1 << MEMO_BITS];
+            }
             let norm = tokens.normalized_bytes();
-            s.info.extend(
-                tokens
-                    .tokens()
-                    .iter()
-                    .map(|t| self.classify_word(&norm[t.norm_start..t.norm_end])),
-            );
+            for t in tokens.tokens() {
+                let (a, b) = (t.norm_start, t.norm_end);
+                let len = b - a;
+                let info = if (1..=7).contains(&len) {
+                    let word = match norm.get(a..a + 8) {
+                        Some(w) => u64::from_le_bytes(w.try_into().expect("eight bytes")),
+                        None => {
+                            let mut buf = [0u8; 8];
+                            buf[..len].copy_from_slice(&norm[a..b]);
+                            u64::from_le_bytes(buf)
+                        }
+                    };
+                    // The token's bytes and its length: distinct tokens,
+                    // distinct nonzero keys.
+                    let key = word & ((1 << (8 * len)) - 1) | (len as u64) << 56;
+                    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS);
+                    let slot = &mut s.memo[h as usize];
+                    if slot.0 == key {
+                        let (class, flags) = unpack_class(slot.1);
+                        TokInfo {
+                            class,
+                            start: 0,
+                            len: 0,
+                            flags,
+                        }
+                    } else {
+                        let info = self.classify_word(&norm[a..b]);
+                        *slot = (key, pack_class(info.class, info.flags));
+                        info
+                    }
+                } else {
+                    self.classify_word(&norm[a..b])
+                };
+                s.info.push(info);
+            }
             return;
         }
         // Regexes are costly: memoize each distinct token's patterns.
@@ -1241,6 +1279,12 @@ impl Trie {
     }
 }
 
+/// Slots of [`Scratch::memo`], a power of two: 2^14 × 16 bytes (256 KB
+/// per worker) holds the frequent words of a Zipf vocabulary and stays in
+/// a core's second-level cache (measured: 2^12 and 2^14 both pay, 2^14
+/// more at 5,000 terms; docs/BENCHMARKS.md).
+const MEMO_BITS: u32 = 14;
+
 /// A token of up to 15 bytes packed with its length into one integer
 /// (distinct tokens give distinct keys); `None` for longer tokens.
 #[inline]
@@ -1717,6 +1761,58 @@ mod tests {
             got.sort_unstable();
             assert_eq!((got, flags), (want, want_flags), "{tok:?}");
         }
+    }
+
+    /// The memo of short tokens gives the trie walk's class and flags:
+    /// tokens of every length around its 7-byte limit, tokens that end the
+    /// normalized buffer, and far more distinct tokens than it has slots,
+    /// so slots are overwritten and lookups of evicted tokens walk again.
+    #[test]
+    fn memoized_classes_equal_the_walk() {
+        let m = compile(
+            "[[theme]]\nid = \"a\"\nterms = [\"ab\", \"abc*\", \"abcdefg\", \"abcdefgh\", \"b*\", \"n't\"]\n\
+             [negation]\ncues = [\"no\", \"*n't\"]",
+        );
+        let tk = Tokenizer::default_pipeline();
+        let mut toks = Tokens::new();
+        let mut s = Scratch::new();
+        s.owner = m.id;
+        let letters = b"abcdefgh";
+        let mut x = 12345u64;
+        let mut checked = 0;
+        for _ in 0..4000 {
+            let mut text = String::new();
+            for _ in 0..12 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let len = 1 + (x >> 60) as usize % 9;
+                for k in 0..len {
+                    text.push(letters[(x >> (4 * k + 8)) as usize & 7] as char);
+                }
+                if x >> 59 & 1 == 1 {
+                    text.push_str("n't");
+                }
+                text.push(' ');
+            }
+            tk.tokenize(&text, &mut toks);
+            m.classify_tokens(&toks, &mut s);
+            for i in 0..toks.len() {
+                let want = m.classify_word(toks.text(i).as_bytes());
+                let got = s.info[i];
+                assert_eq!(
+                    (got.class, got.flags),
+                    (want.class, want.flags),
+                    "{:?}",
+                    toks.text(i)
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 40_000);
+        // Most slots were filled: with far more distinct short tokens than
+        // slots, many were overwritten.
+        assert!(s.memo.iter().filter(|slot| slot.0 != 0).count() > (1 << MEMO_BITS) / 2);
     }
 
     /// A word's unique tail (a chain of only children) sits in consecutive
