@@ -442,9 +442,11 @@ impl Acc {
 /// dense: every entry's counts, sole contributors included, side by side
 /// at a fixed offset ([`Shape::slots`]), `4 × (2 + depth)` bytes per
 /// lexicon entry (`4 × (3 + depth)` under liwc semantics, which counts
-/// units apart from hits). So the dense table is never larger than the
-/// maps it replaces (a deep hierarchy may keep a cell sparse longer), and
-/// a match costs one store into memory the entry's other counts share,
+/// units apart from hits). So while coding the dense table is never
+/// larger than the maps it replaces (a deep hierarchy may keep a cell
+/// sparse longer); merged tables, and the rare table whose 32-bit
+/// counters spill, also hold 64-bit totals ([`Dense`]). A response's
+/// entry costs one update into memory the entry's other counts share,
 /// instead of probing two hash maps (at 5,000 entries over a few cells
 /// those probes missed the cache on every match).
 #[derive(Clone, Debug)]
@@ -481,10 +483,8 @@ struct Dense {
     /// empty until first needed.
     big: Vec<u64>,
     /// What any one counter of `small` may still gain before it could
-    /// overflow. A response adds at most its units (matches, or under
-    /// liwc semantics matched tokens) to any counter
-    /// ([`EntryTable::add_response`]), so this is charged per response,
-    /// not per match.
+    /// overflow: charged per response with a bound on what it adds to any
+    /// counter ([`EntryTable::add_response`]), not per match.
     room: u64,
     /// The current response adds to `big` (it alone could overflow
     /// `small`).
@@ -628,18 +628,19 @@ impl EntryTable {
 
     /// Add one response: its `hits` as `(f, c)` ([`EntryTable::add_entry`])
     /// and its sole contributors ([`EntryTable::add_sole`], one response
-    /// each); `most` bounds what it adds to any one count. A dense table
-    /// takes the hits in one tight loop of independent updates, so the
-    /// cache misses of a response's entries overlap.
-    fn add_response(
-        &mut self,
-        shape: &Shape,
-        most: u64,
-        hits: &[(u32, EntryCell)],
-        sole: &[(u32, u32, u32)],
-    ) {
+    /// each). A dense table takes the hits in one tight loop of
+    /// independent updates, so the cache misses of a response's entries
+    /// overlap.
+    fn add_response(&mut self, shape: &Shape, hits: &[(u32, EntryCell)], sole: &[(u32, u32, u32)]) {
         match self {
             EntryTable::Dense(d) => {
+                // What the response adds to any one counter is at most
+                // the sum of everything it adds to each entry (an entry
+                // listed twice, or an entry and its sole count, share no
+                // more than that).
+                let most = hits.iter().fold(sole.len() as u64, |m, (_, c)| {
+                    m.saturating_add(c.hits.max(c.responses).max(c.units))
+                });
                 d.reserve(shape, most);
                 if d.wide {
                     for &(f, c) in hits {
@@ -665,6 +666,18 @@ impl EntryTable {
                 }
                 for &(f, level, _) in sole {
                     small[(shape.slots[f as usize] + shape.entry_slots + level) as usize] += 1;
+                }
+                #[cfg(test)]
+                {
+                    // No counter holds more than the room charged since
+                    // the last spill (else a long run could wrap it).
+                    let charged = shape.room - d.room;
+                    for &(f, _) in hits {
+                        let f = f as usize;
+                        for i in shape.slots[f]..shape.slots[f + 1] {
+                            assert!(u64::from(d.small[i as usize]) <= charged, "undercharged");
+                        }
+                    }
                 }
             }
             EntryTable::Sparse { .. } => {
@@ -1038,12 +1051,9 @@ impl Aggregate {
         }
         let stamp = s.stamp;
         s.hits.clear();
-        // What the response adds to any one count is at most its units.
-        let mut units = 1;
         for m in r.matches.iter().filter(|m| !m.negated) {
             let f = shape.flat(m.theme, m.entry);
             let u = if shape.liwc { m.len() as u64 } else { 1 };
-            units += u;
             let (at, k) = &mut s.entry_stamp[f as usize];
             if *at == stamp {
                 let c = &mut s.hits[*k as usize].1;
@@ -1086,7 +1096,7 @@ impl Aggregate {
                 s.sole.push((f, level, t));
             }
         }
-        cell.entries.add_response(shape, units, &s.hits, &s.sole);
+        cell.entries.add_response(shape, &s.hits, &s.sole);
         match (r.id, id) {
             (_, Some(id)) => cell.respondents.push(id, &s.bits),
             (Some(_), None) => cell.responses_without_id += 1,
@@ -1304,6 +1314,14 @@ impl Aggregate {
             acc.themes = c.themes;
             let (mut entries, mut sole) = (FxHashMap::default(), FxHashMap::default());
             for ((t, e), ec) in c.entries {
+                if !shape.liwc && ec.units != ec.hits {
+                    // Without liwc semantics a hit is one unit (a dense
+                    // table keeps no separate count of units).
+                    return Err(cell(format!(
+                        "gives entry ({t}, {e}) {} units for {} hits; without liwc semantics they are equal",
+                        ec.units, ec.hits
+                    )));
+                }
                 if entries.insert(flat(t, e)?, ec).is_some() {
                     return Err(cell(format!("lists entry ({t}, {e}) twice")));
                 }
@@ -1828,5 +1846,58 @@ mod tests {
         let w: WireAggregate = serde_json::from_str(&json).unwrap();
         let other = Arc::new(Shape::new(vec![None], vec![vec![]], false));
         assert!(Aggregate::from_wire(w, other, 1).is_err());
+        // Without liwc semantics an entry's units are its hits: a partial
+        // saying otherwise is refused, not read one way by sparse cells and
+        // another by dense ones.
+        let edited = json.replacen("\"units\":1", "\"units\":1001", 1);
+        assert_ne!(edited, json);
+        let w: WireAggregate = serde_json::from_str(&edited).unwrap();
+        let err = Aggregate::from_wire(w, shape, 1).unwrap_err();
+        assert!(err.contains("1001 units for 1 hits"), "{err}");
+    }
+
+    /// A response's bound on what it adds to a dense table's 32-bit
+    /// counters covers every counter it touches, whatever the caller
+    /// passes: zero-length liwc matches (a hit, no unit) and an entry
+    /// matched many times, with counters spilled after a few units
+    /// (the bound is checked in test builds, [`EntryTable::add_response`]).
+    #[test]
+    fn dense_counters_are_charged_for_every_count() {
+        let base = Shape::new(vec![None, Some(0)], vec![vec![1.0], vec![1.0, 2.0]], true);
+        let want = {
+            let mut a = Aggregate::new(Arc::new(base.clone().dense_at(usize::MAX)));
+            add_matches(&mut a);
+            a.cells_with_all()
+        };
+        for room in [1, 3, 5, 40] {
+            let mut a = Aggregate::new(Arc::new(base.clone().dense_at(0).room(room)));
+            add_matches(&mut a);
+            assert_eq!(a.cells_with_all(), want, "room {room}");
+        }
+        fn add_matches(a: &mut Aggregate) {
+            let zero = counts(&[0, 0]);
+            for k in 0..30u32 {
+                let ms: Vec<Match> = (0..k % 7)
+                    .map(|i| Match {
+                        // Empty matches (start == end): all of them in
+                        // every other response, else every third.
+                        end: if k % 2 == 0 || i % 3 == 0 {
+                            0
+                        } else {
+                            i % 2 + 1
+                        },
+                        ..m(1, k % 2, false)
+                    })
+                    .collect();
+                a.add(
+                    &["g"],
+                    "q",
+                    Coded {
+                        matches: &ms,
+                        ..coded(None, zero)
+                    },
+                );
+            }
+        }
     }
 }
