@@ -928,12 +928,13 @@ struct Recoder {
 
 impl Recoder {
     /// Presence and what was found, per compared theme.
-    fn code(&self, text: &str, themes: &[String]) -> Vec<(bool, Found)> {
+    /// `scratch` is reused from text to text (the matcher's memo lives
+    /// there).
+    fn code(&self, text: &str, themes: &[String], scratch: &mut Scratch) -> Vec<(bool, Found)> {
         let mut tokens = Tokens::new();
         self.tokenizer.tokenize(text, &mut tokens);
-        let mut scratch = Scratch::new();
         let mut matches = Vec::new();
-        self.matcher.find(text, &tokens, &mut scratch, &mut matches);
+        self.matcher.find(text, &tokens, scratch, &mut matches);
         let mut counts = Vec::new();
         self.matcher.tally(&matches, &mut counts);
         let info = self.matcher.themes();
@@ -1149,8 +1150,9 @@ pub fn run(opts: &AgreeOptions) -> Result<AgreeReport, Error> {
             index,
         };
         let mut mismatched = Vec::new();
+        let mut scratch = Scratch::new();
         for (k, text) in &texts {
-            let f = rec.code(text, &theme_ids);
+            let f = rec.code(text, &theme_ids, &mut scratch);
             let a = &auto.units[k];
             for (j, &t) in theme_ix.iter().enumerate() {
                 if f[j].0 != a.present[t] {
