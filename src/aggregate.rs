@@ -166,6 +166,12 @@ impl Shape {
         (t, f - self.entry_start[t as usize])
     }
 
+    /// Where flat entry `f`'s sole-contributor count for the `level`-th
+    /// theme of its chain sits in a dense table.
+    fn sole_slot(&self, f: u32, level: u32) -> usize {
+        (self.slots[f as usize] + self.entry_slots + level) as usize
+    }
+
     /// `t` and its ancestors.
     fn chain(&self, t: u32) -> impl Iterator<Item = u32> + '_ {
         std::iter::successors(Some(t), |&t| self.parents[t as usize])
@@ -586,13 +592,8 @@ impl EntryTable {
     fn add_entry(&mut self, shape: &Shape, f: u32, c: EntryCell) {
         match self {
             EntryTable::Dense(d) => {
-                let o = shape.slots[f as usize] as usize;
-                let big = d.big();
-                big[o] += c.hits;
-                big[o + 1] += c.responses;
-                if shape.liwc {
-                    big[o + 2] += c.units;
-                }
+                d.reserve(shape, c.hits.max(c.responses).max(c.units));
+                d.bump_entry(shape, f, c);
             }
             EntryTable::Sparse { entries, .. } => {
                 let before = entries.len();
@@ -612,7 +613,8 @@ impl EntryTable {
     fn add_sole(&mut self, shape: &Shape, (f, level, theme): (u32, u32, u32), n: u64) {
         match self {
             EntryTable::Dense(d) => {
-                d.big()[(shape.slots[f as usize] + shape.entry_slots + level) as usize] += n;
+                d.reserve(shape, n);
+                d.bump(shape.sole_slot(f, level), n);
             }
             EntryTable::Sparse { sole, .. } => {
                 let before = sole.len();
@@ -647,10 +649,7 @@ impl EntryTable {
                         d.bump_entry(shape, f, c);
                     }
                     for &(f, level, _) in sole {
-                        d.bump(
-                            (shape.slots[f as usize] + shape.entry_slots + level) as usize,
-                            1,
-                        );
+                        d.bump(shape.sole_slot(f, level), 1);
                     }
                     return;
                 }
@@ -665,7 +664,7 @@ impl EntryTable {
                     }
                 }
                 for &(f, level, _) in sole {
-                    small[(shape.slots[f as usize] + shape.entry_slots + level) as usize] += 1;
+                    small[shape.sole_slot(f, level)] += 1;
                 }
                 #[cfg(test)]
                 {
@@ -711,11 +710,10 @@ impl EntryTable {
     fn each_sole(&self, shape: &Shape, mut visit: impl FnMut((u32, u32, u32), u64)) {
         match self {
             EntryTable::Dense(d) => {
-                for f in 0..shape.n_flat() {
-                    let o = (shape.slots[f] + shape.entry_slots) as usize;
-                    let chain = shape.chain(shape.flat_theme[f]);
-                    for (level, t) in chain.enumerate() {
-                        visit((f as u32, level as u32, t), d.get(o + level));
+                for f in 0..shape.n_flat() as u32 {
+                    let chain = shape.chain(shape.flat_theme[f as usize]);
+                    for (level, t) in (0..).zip(chain) {
+                        visit((f, level, t), d.get(shape.sole_slot(f, level)));
                     }
                 }
             }
@@ -759,10 +757,7 @@ impl EntryTable {
         d.reserve(shape, most);
         self.each_entry(shape, |f, c| d.bump_entry(shape, f, c));
         self.each_sole(shape, |(f, level, _), n| {
-            d.bump(
-                (shape.slots[f as usize] + shape.entry_slots + level) as usize,
-                n,
-            );
+            d.bump(shape.sole_slot(f, level), n)
         });
         *self = EntryTable::Dense(d);
     }

@@ -534,8 +534,8 @@ impl Matcher {
                 let (a, b) = (t.norm_start, t.norm_end);
                 let len = b - a;
                 let info = if (1..=7).contains(&len) {
-                    let word = match norm.get(a..a + 8) {
-                        Some(w) => u64::from_le_bytes(w.try_into().expect("eight bytes")),
+                    let word = match crate::tokenize::eight_bytes_at(norm, a) {
+                        Some(w) => w,
                         None => {
                             let mut buf = [0u8; 8];
                             buf[..len].copy_from_slice(&norm[a..b]);

@@ -573,7 +573,7 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// The eight bytes at `i` as a little-endian word (byte `i` lowest), when
 /// there are eight.
 #[inline]
-fn eight_bytes_at(bytes: &[u8], i: usize) -> Option<u64> {
+pub(crate) fn eight_bytes_at(bytes: &[u8], i: usize) -> Option<u64> {
     let chunk = bytes.get(i..i + 8)?;
     Some(u64::from_le_bytes(chunk.try_into().expect("eight bytes")))
 }
