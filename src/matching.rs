@@ -168,6 +168,8 @@ pub struct Scratch {
     /// (their bytes and length → packed class, [`pack_class`]); key 0 is
     /// an empty slot.
     memo: Vec<(u64, u32)>,
+    /// The same for tokens of 8 to 15 bytes; length 0 is an empty slot.
+    memo_long: Vec<LongSlot>,
     pool: Vec<u32>,
     info: Vec<TokInfo>,
     /// `scope[i]`: a scope-break character lies between token i-1 and i.
@@ -183,6 +185,20 @@ pub struct Scratch {
     base: u64,
     gap: String,
     covered: Vec<bool>,
+}
+
+impl TokInfo {
+    /// The info of a memoized packed class (no pool range).
+    #[inline]
+    fn of_class(packed: u32) -> TokInfo {
+        let (class, flags) = unpack_class(packed);
+        TokInfo {
+            class,
+            start: 0,
+            len: 0,
+            flags,
+        }
+    }
 }
 
 impl Scratch {
@@ -529,39 +545,56 @@ impl Matcher {
             if s.memo.is_empty() {
                 s.memo = vec![(0, 0); 1 << MEMO_BITS];
             }
+            if s.memo_long.is_empty() {
+                s.memo_long = vec![LongSlot::default(); 1 << MEMO_LONG_BITS];
+            }
             let norm = tokens.normalized_bytes();
             for t in tokens.tokens() {
                 let (a, b) = (t.norm_start, t.norm_end);
                 let len = b - a;
-                let info = if (1..=7).contains(&len) {
-                    let word = match crate::tokenize::eight_bytes_at(norm, a) {
-                        Some(w) => w,
-                        None => {
-                            let mut buf = [0u8; 8];
-                            buf[..len].copy_from_slice(&norm[a..b]);
-                            u64::from_le_bytes(buf)
+                let info = match len {
+                    1..=7 => {
+                        let word = match crate::tokenize::eight_bytes_at(norm, a) {
+                            Some(w) => w,
+                            None => {
+                                let mut buf = [0u8; 8];
+                                buf[..len].copy_from_slice(&norm[a..b]);
+                                u64::from_le_bytes(buf)
+                            }
+                        };
+                        // The token's bytes and its length: distinct tokens,
+                        // distinct nonzero keys.
+                        let key = word & ((1 << (8 * len)) - 1) | (len as u64) << 56;
+                        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS);
+                        let slot = &mut s.memo[h as usize];
+                        if slot.0 == key {
+                            TokInfo::of_class(slot.1)
+                        } else {
+                            let info = self.classify_word(&norm[a..b]);
+                            *slot = (key, pack_class(info.class, info.flags));
+                            info
                         }
-                    };
-                    // The token's bytes and its length: distinct tokens,
-                    // distinct nonzero keys.
-                    let key = word & ((1 << (8 * len)) - 1) | (len as u64) << 56;
-                    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS);
-                    let slot = &mut s.memo[h as usize];
-                    if slot.0 == key {
-                        let (class, flags) = unpack_class(slot.1);
-                        TokInfo {
-                            class,
-                            start: 0,
-                            len: 0,
-                            flags,
-                        }
-                    } else {
-                        let info = self.classify_word(&norm[a..b]);
-                        *slot = (key, pack_class(info.class, info.flags));
-                        info
                     }
-                } else {
-                    self.classify_word(&norm[a..b])
+                    8..=15 => {
+                        // The first and the last eight bytes (overlapping
+                        // below 16) and the length name the token.
+                        let first = crate::tokenize::eight_bytes_at(norm, a).expect("8 bytes");
+                        let last = crate::tokenize::eight_bytes_at(norm, b - 8).expect("8 bytes");
+                        let slot = &mut s.memo_long[long_slot(first, last, len)];
+                        if slot.first == first && slot.last == last && slot.len == len as u32 {
+                            TokInfo::of_class(slot.class)
+                        } else {
+                            let info = self.classify_word(&norm[a..b]);
+                            *slot = LongSlot {
+                                first,
+                                last,
+                                class: pack_class(info.class, info.flags),
+                                len: len as u32,
+                            };
+                            info
+                        }
+                    }
+                    _ => self.classify_word(&norm[a..b]),
                 };
                 s.info.push(info);
             }
@@ -779,6 +812,9 @@ impl Matcher {
         }
         let base = s.base;
         s.base += n as u64 + 1;
+        // `base + token` before which a phrase match may block a theme. A
+        // single-token match blocks its theme only until the next token.
+        let mut phrase_end = base;
         for i in 0..n {
             let [s0, s1, p0, p1] = fast.ranges[s.info[i].class as usize];
             if s0 == s1 && p0 == p1 {
@@ -786,6 +822,21 @@ impl Matcher {
             }
             let singles = &fast.singles[s0 as usize..s1 as usize];
             let at = base + i as u64;
+            if p0 == p1 && at >= phrase_end {
+                // No phrase starts here and none covers this token: every
+                // theme's single-token entry matches.
+                let (byte_start, byte_end) = (toks[i].start, toks[i].end);
+                out.extend(singles.iter().map(|&(theme, entry)| Match {
+                    theme,
+                    entry,
+                    start: i as u32,
+                    end: i as u32 + 1,
+                    byte_start,
+                    byte_end,
+                    negated: false,
+                }));
+                continue;
+            }
             s.phrases.clear();
             for &e in &fast.phrases[p0 as usize..p1 as usize] {
                 let entry = &self.entries[e as usize];
@@ -829,6 +880,7 @@ impl Matcher {
                     continue;
                 }
                 *blocked = at + u64::from(len);
+                phrase_end = phrase_end.max(*blocked);
                 let end = i as u32 + len;
                 out.push(Match {
                     theme,
@@ -1284,6 +1336,26 @@ impl Trie {
 /// a core's second-level cache (measured: 2^12 and 2^14 both pay, 2^14
 /// more at 5,000 terms; docs/BENCHMARKS.md).
 const MEMO_BITS: u32 = 14;
+
+/// Slots of [`Scratch::memo_long`]: 2^13 × 24 bytes (192 KB per worker).
+const MEMO_LONG_BITS: u32 = 13;
+
+/// A slot of [`Scratch::memo_long`]: a token of 8 to 15 bytes as its first
+/// and last eight bytes and its length, and its packed class.
+#[derive(Clone, Copy, Debug, Default)]
+struct LongSlot {
+    first: u64,
+    last: u64,
+    class: u32,
+    len: u32,
+}
+
+/// The slot of [`Scratch::memo_long`] of a token of 8 to 15 bytes.
+#[inline]
+fn long_slot(first: u64, last: u64, len: usize) -> usize {
+    ((first ^ last.rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        >> (64 - MEMO_LONG_BITS)) as usize
+}
 
 /// A token of up to 15 bytes packed with its length into one integer
 /// (distinct tokens give distinct keys); `None` for longer tokens.
@@ -1763,16 +1835,28 @@ mod tests {
         }
     }
 
-    /// The memo of short tokens gives the trie walk's class and flags:
-    /// tokens of every length around its 7-byte limit, tokens that end the
-    /// normalized buffer, and far more distinct tokens than it has slots,
-    /// so slots are overwritten and lookups of evicted tokens walk again.
+    /// The memos of short and long tokens give the trie walk's class and
+    /// flags: tokens of every length around their 7- and 15-byte limits,
+    /// tokens that end the normalized buffer, and far more distinct tokens
+    /// than they have slots, so slots are overwritten and lookups of
+    /// evicted tokens walk again.
     #[test]
     fn memoized_classes_equal_the_walk() {
-        let m = compile(
-            "[[theme]]\nid = \"a\"\nterms = [\"ab\", \"abc*\", \"abcdefg\", \"abcdefgh\", \"b*\", \"n't\"]\n\
-             [negation]\ncues = [\"no\", \"*n't\"]",
-        );
+        // Every 9-letter prefix of `a` and `b` is a wildcard term, so two
+        // such tokens that share their first (or last) eight bytes are in
+        // different classes.
+        let mut terms: Vec<String> = ["ab", "abc*", "abcdefg", "abcdefgh", "b*", "n't"]
+            .map(String::from)
+            .into();
+        for k in 0..512u32 {
+            let p: String = (0..9)
+                .map(|b| if k >> b & 1 == 1 { 'b' } else { 'a' })
+                .collect();
+            terms.push(format!("{p}*"));
+        }
+        let m = compile(&format!(
+            "[[theme]]\nid = \"a\"\nterms = {terms:?}\n[negation]\ncues = [\"no\", \"*n't\"]"
+        ));
         let tk = Tokenizer::default_pipeline();
         let mut toks = Tokens::new();
         let mut s = Scratch::new();
@@ -1780,17 +1864,23 @@ mod tests {
         let letters = b"abcdefgh";
         let mut x = 12345u64;
         let mut checked = 0;
-        for _ in 0..4000 {
+        for _ in 0..12_000 {
             let mut text = String::new();
             for _ in 0..12 {
                 x = x
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
-                let len = 1 + (x >> 60) as usize % 9;
-                for k in 0..len {
-                    text.push(letters[(x >> (4 * k + 8)) as usize & 7] as char);
+                // Lengths 1 to 18: both memos and past them.
+                let len = 1 + (x >> 58) as usize % 18;
+                // Half the tokens of `a` and `b` only: many share their
+                // first (or last) eight bytes and differ in the rest.
+                let alphabet = if x >> 56 & 1 == 1 { 1 } else { 3 };
+                let mut y = x;
+                for _ in 0..len {
+                    y = y.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
+                    text.push(letters[(y >> (64 - alphabet)) as usize] as char);
                 }
-                if x >> 59 & 1 == 1 {
+                if x >> 57 & 1 == 1 {
                     text.push_str("n't");
                 }
                 text.push(' ');
@@ -1809,10 +1899,58 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked > 40_000);
+        assert!(checked > 140_000);
         // Most slots were filled: with far more distinct short tokens than
         // slots, many were overwritten.
         assert!(s.memo.iter().filter(|slot| slot.0 != 0).count() > (1 << MEMO_BITS) / 2);
+        assert!(
+            s.memo_long.iter().filter(|slot| slot.len != 0).count() > (1 << MEMO_LONG_BITS) / 2
+        );
+    }
+
+    /// Two tokens of 15 bytes in the same slot of the long-token memo that
+    /// share their first (or their last) eight bytes: the second is not
+    /// given the first's class.
+    #[test]
+    fn long_memo_tells_tokens_in_one_slot_apart() {
+        let tk = Tokenizer::default_pipeline();
+        let load =
+            |t: &str, at: usize| u64::from_le_bytes(t.as_bytes()[at..at + 8].try_into().unwrap());
+        for fixed_first in [true, false] {
+            // Tokens with a fixed half and a varying one, until two share a
+            // slot.
+            let mut seen: FxHashMap<usize, String> = FxHashMap::default();
+            let mut x = 99u64;
+            let (a, b) = loop {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let vary: String = (0..7)
+                    .map(|k| (b'a' + (x >> (8 * k)) as u8 % 26) as char)
+                    .collect();
+                let t = if fixed_first {
+                    format!("qqqqqqqq{vary}")
+                } else {
+                    format!("{vary}qqqqqqqq")
+                };
+                let slot = long_slot(load(&t, 0), load(&t, 7), 15);
+                match seen.get(&slot) {
+                    Some(other) if *other != t => break (other.clone(), t),
+                    _ => {
+                        seen.insert(slot, t);
+                    }
+                }
+            };
+            // `a` is a term, `b` is not.
+            let m = compile(&format!("[[theme]]\nid = \"a\"\nterms = [\"{a}\"]"));
+            let mut toks = Tokens::new();
+            let mut s = Scratch::new();
+            s.owner = m.id;
+            tk.tokenize(&format!("{a} {b}"), &mut toks);
+            m.classify_tokens(&toks, &mut s);
+            assert_ne!(s.info[0].class, 0, "{a}");
+            assert_eq!(s.info[1].class, 0, "{b} after {a}");
+        }
     }
 
     /// A word's unique tail (a chain of only children) sits in consecutive
