@@ -1004,9 +1004,9 @@ impl Aggregate {
     }
 
     /// Fold one coded response into the cell of `groups` × `question`.
-    pub fn add(&mut self, groups: &[&str], question: &str, r: Coded<'_>) {
+    pub fn add(&mut self, groups: &[impl AsRef<str>], question: &str, r: Coded<'_>) {
         let q = self.question_slot(question, r.at);
-        let ci = self.cell_slot(groups.iter().copied(), q);
+        let ci = self.cell_slot(groups.iter().map(AsRef::as_ref), q);
         let id = match r.id {
             Some(id) if !id.is_empty() => Some(self.ids.intern(id)),
             _ => None,
@@ -1545,9 +1545,13 @@ mod tests {
             matches: ms,
             ..coded(None, c)
         };
-        a.add(&[], "q", r(Box::leak(Box::new(ms))));
+        a.add(&[] as &[&str], "q", r(Box::leak(Box::new(ms))));
         // Response 2: only (1,0).
-        a.add(&[], "q", r(Box::leak(Box::new([m(1, 0, false)]))));
+        a.add(
+            &[] as &[&str],
+            "q",
+            r(Box::leak(Box::new([m(1, 0, false)]))),
+        );
         let cells = a.cells_with_all();
         assert_eq!(cells.len(), 1);
         let cell = cells.values().next().unwrap();

@@ -859,6 +859,8 @@ fn code_chunk(
     let mut uncoded = csv::Writer::from_writer(Vec::new());
     let mut kwic = csv::Writer::from_writer(Vec::new());
     let csv_mem = |e: csv::Error| Error::Data(format!("formatting CSV: {e}"));
+    // The row's group values, in one buffer for the chunk.
+    let mut groups = Vec::new();
     for row in rows.map(|i| batch.row(i)) {
         let layout = row.layout;
         let mut get = |i: usize| {
@@ -869,13 +871,13 @@ fn code_chunk(
             s
         };
         let id = layout.id.map(&mut get);
-        let groups: Vec<_> = layout.groups.iter().map(|&i| get(i)).collect();
+        groups.clear();
+        groups.extend(layout.groups.iter().map(|&i| get(i)));
         for (gi, g) in groups.iter().enumerate() {
             if g.as_ref() == ctx.all_label {
                 return Err(all_label_error(ctx, &row, &ctx.group_names[gi]));
             }
         }
-        let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
         let question_field = layout.question.map(&mut get);
         for (k, ((col, _), label)) in layout.text.iter().zip(&layout.question_labels).enumerate() {
             let text = get(*col);
@@ -897,7 +899,7 @@ fn code_chunk(
                 .matcher
                 .covered_tokens(n_tokens, &w.matches, &mut w.scratch);
             w.agg.add(
-                &group_refs,
+                &groups,
                 question,
                 Coded {
                     id: id.as_deref(),
@@ -917,7 +919,7 @@ fn code_chunk(
             rec.clear();
             let _ = write!(rec.next(), "{}", row.row);
             rec.next().push_str(&ctx.xl(id.as_deref().unwrap_or("")));
-            for g in &group_refs {
+            for g in &groups {
                 rec.next().push_str(&ctx.xl(g));
             }
             rec.next().push_str(&ctx.xl(question));
