@@ -179,8 +179,10 @@ pub struct Scratch {
     /// Fast path: the phrases matching at the current token.
     phrases: Vec<u32>,
     /// Fast path: theme → `base + token` before which it cannot match (the
-    /// end of its last match); `base` grows from response to response, so
-    /// the array is never cleared.
+    /// end of its last match; single-token matches on the no-phrase path
+    /// leave it as it is, since they block only until the next token);
+    /// `base` grows from response to response, so the array is never
+    /// cleared.
     blocked: Vec<u64>,
     base: u64,
     gap: String,
