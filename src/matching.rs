@@ -538,10 +538,11 @@ impl Matcher {
 
     fn classify_tokens(&self, tokens: &Tokens, s: &mut Scratch) {
         if self.regexes.is_empty() {
-            // Words and wildcards only: a direct-mapped memo of short tokens
-            // (a hit costs one load and a predictable branch, where the
-            // walk's exit branch mispredicts; a hash map of the whole
-            // vocabulary missed the cache), else the trie walk.
+            // Words and wildcards only: direct-mapped memos of tokens of up
+            // to 7 and of 8 to 15 bytes (a hit costs one or two loads and a
+            // predictable branch, where the walk's exit branch mispredicts;
+            // a hash map of the whole vocabulary missed the cache), else
+            // the trie walk (misses, and tokens over 15 bytes).
             s.pool.clear();
             s.info.clear();
             if s.memo.is_empty() {
