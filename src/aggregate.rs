@@ -55,6 +55,14 @@ pub struct EntryCell {
     pub units: u64,
 }
 
+impl EntryCell {
+    /// The largest of its counts: what adding it charges any one counter
+    /// of a dense table.
+    fn largest(&self) -> u64 {
+        self.hits.max(self.responses).max(self.units)
+    }
+}
+
 /// The lexicon's shape as the counts need it: parents, entries per theme,
 /// weights. Built once per run from the [`Matcher`].
 #[derive(Clone, Debug, Default)]
@@ -592,7 +600,7 @@ impl EntryTable {
     fn add_entry(&mut self, shape: &Shape, f: u32, c: EntryCell) {
         match self {
             EntryTable::Dense(d) => {
-                d.reserve(shape, c.hits.max(c.responses).max(c.units));
+                d.reserve(shape, c.largest());
                 d.bump_entry(shape, f, c);
             }
             EntryTable::Sparse { entries, .. } => {
@@ -640,9 +648,9 @@ impl EntryTable {
                 // the sum of everything it adds to each entry (an entry
                 // listed twice, or an entry and its sole count, share no
                 // more than that).
-                let most = hits.iter().fold(sole.len() as u64, |m, (_, c)| {
-                    m.saturating_add(c.hits.max(c.responses).max(c.units))
-                });
+                let most = hits
+                    .iter()
+                    .fold(sole.len() as u64, |m, (_, c)| m.saturating_add(c.largest()));
                 d.reserve(shape, most);
                 if d.wide {
                     for &(f, c) in hits {
@@ -749,9 +757,7 @@ impl EntryTable {
         }
         // Each counter gets one add: the largest count is the room needed.
         let mut most = 0;
-        self.each_entry(shape, |_, c| {
-            most = most.max(c.hits).max(c.responses).max(c.units)
-        });
+        self.each_entry(shape, |_, c| most = most.max(c.largest()));
         self.each_sole(shape, |_, n| most = most.max(n));
         let mut d = Dense::new(shape);
         d.reserve(shape, most);

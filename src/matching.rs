@@ -148,6 +148,26 @@ struct TokInfo {
     flags: u8,
 }
 
+impl TokInfo {
+    /// A class and its flags, with no pool range.
+    #[inline]
+    fn of(class: u32, flags: u8) -> TokInfo {
+        TokInfo {
+            class,
+            start: 0,
+            len: 0,
+            flags,
+        }
+    }
+
+    /// The info of a memoized packed class ([`pack_class`]).
+    #[inline]
+    fn of_class(packed: u32) -> TokInfo {
+        let (class, flags) = unpack_class(packed);
+        TokInfo::of(class, flags)
+    }
+}
+
 /// The memo cache is dropped when it holds this many distinct tokens, so
 /// memory stays bounded on corpora with huge vocabularies.
 const CACHE_LIMIT: usize = 1 << 20;
@@ -187,20 +207,6 @@ pub struct Scratch {
     base: u64,
     gap: String,
     covered: Vec<bool>,
-}
-
-impl TokInfo {
-    /// The info of a memoized packed class (no pool range).
-    #[inline]
-    fn of_class(packed: u32) -> TokInfo {
-        let (class, flags) = unpack_class(packed);
-        TokInfo {
-            class,
-            start: 0,
-            len: 0,
-            flags,
-        }
-    }
 }
 
 impl Scratch {
@@ -659,12 +665,7 @@ impl Matcher {
         {
             flags |= CUE;
         }
-        TokInfo {
-            class,
-            start: 0,
-            len: 0,
-            flags,
-        }
+        TokInfo::of(class, flags)
     }
 
     /// Negation scope breaks in the original text between tokens, looked
@@ -1917,8 +1918,9 @@ mod tests {
     #[test]
     fn long_memo_tells_tokens_in_one_slot_apart() {
         let tk = Tokenizer::default_pipeline();
-        let load =
-            |t: &str, at: usize| u64::from_le_bytes(t.as_bytes()[at..at + 8].try_into().unwrap());
+        let load = |t: &str, at: usize| {
+            crate::tokenize::eight_bytes_at(t.as_bytes(), at).expect("15-byte token")
+        };
         for fixed_first in [true, false] {
             // Tokens with a fixed half and a varying one, until two share a
             // slot.
